@@ -1,0 +1,17 @@
+"""Exceptions of the loco_ros core."""
+
+
+class LocoError(Exception):
+    """Base class of every error the package raises on purpose."""
+
+
+class ConfigError(LocoError):
+    """A configuration value is unknown, missing or invalid."""
+
+
+class WeightsError(LocoError):
+    """A weights or engine file is missing, corrupt or does not match the model."""
+
+
+class InputError(LocoError):
+    """An input (image, intrinsics, volume) is malformed; the caller skips this frame."""
