@@ -1,0 +1,1 @@
+"""rosbag2 reading, writing, replay and offline processing on `rosbags` (no ROS needed)."""

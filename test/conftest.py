@@ -1,0 +1,110 @@
+"""Shared fixtures: a private ROS domain per test, rclpy contexts, deterministic people."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from loco_ros.skeleton import NUM_JOINTS
+from loco_ros.types import People
+
+TEST_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TEST_DIR.parent
+_domain_counter = itertools.count()
+
+
+def make_people(count: int, seed: int = 0, holes: bool = True) -> People:
+    """Deterministic People with a few NaN holes and track ids, for message round trips."""
+    rng = np.random.default_rng(seed)
+    xyz = rng.uniform(-5, 20, (count, NUM_JOINTS, 3)).astype(np.float32)
+    uv = rng.uniform(0, 1900, (count, NUM_JOINTS, 2)).astype(np.float32)
+    confidence = rng.uniform(0, 1, (count, NUM_JOINTS)).astype(np.float32)
+    detected = rng.uniform(0, 1, (count, NUM_JOINTS)) > 0.3
+    if holes and count:
+        xyz[0, 3], uv[0, 3], confidence[0, 3], detected[0, 3] = np.nan, np.nan, 0.0, False
+    score = rng.uniform(0, 1, count).astype(np.float32)
+    ids = tuple(f"t{i}" for i in range(count))
+    return People(xyz, confidence, detected, uv, score, ids)
+
+
+def assert_people_equal(a: People, b: People) -> None:
+    """Every field equal (NaN == NaN)."""
+    np.testing.assert_array_equal(a.xyz_m, b.xyz_m)
+    np.testing.assert_array_equal(a.uv_px, b.uv_px)
+    np.testing.assert_array_equal(a.confidence, b.confidence)
+    np.testing.assert_array_equal(a.detected, b.detected)
+    np.testing.assert_array_equal(a.score, b.score)
+    assert tuple(a.track_id) == tuple(b.track_id)
+
+
+@pytest.fixture
+def ros_domain_id() -> int:
+    """A ROS domain of this test alone (the run's base from tools/env.sh plus a counter)."""
+    base = int(os.environ.get("ROS_DOMAIN_ID", "1"))
+    return 1 + (base + 7 * next(_domain_counter)) % 200
+
+
+@pytest.fixture
+def ros_env(ros_domain_id: int) -> dict[str, str]:
+    """Environment for child processes that join this test's domain."""
+    env = dict(os.environ)
+    env["ROS_DOMAIN_ID"] = str(ros_domain_id)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture
+def rclpy_context(ros_domain_id: int) -> Iterator[object]:
+    """An initialised rclpy Context on this test's domain, shut down afterwards."""
+    import rclpy
+    from rclpy.context import Context
+
+    context = Context()
+    rclpy.init(context=context, domain_id=ros_domain_id)
+    yield context
+    context.try_shutdown()
+
+
+def spin_until(
+    executor: object, condition: Callable[[], bool], timeout_s: float = 20.0
+) -> bool:
+    """Spin ``executor`` until ``condition()`` holds or the timeout passes; returns it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        executor.spin_once(timeout_sec=0.05)
+    return condition()
+
+
+@pytest.fixture
+def start_process(ros_env: dict[str, str]) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start Python scripts as separate processes; they are interrupted and reaped at the end."""
+    processes: list[subprocess.Popen] = []
+
+    def start(*args: str) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, *args], env=ros_env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )
+        processes.append(proc)
+        return proc
+
+    yield start
+    for proc in processes:
+        if proc.poll() is None:
+            proc.send_signal(2)  # SIGINT: clean DDS shutdown, shared-memory segments freed
+    for proc in processes:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
