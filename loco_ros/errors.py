@@ -14,4 +14,11 @@ class WeightsError(LocoError):
 
 
 class InputError(LocoError):
-    """An input (image, intrinsics, volume) is malformed; the caller skips this frame."""
+    """An input (image, intrinsics, volume) is malformed; the caller skips this frame.
+
+    ``reason`` is a short snake_case category for counters (e.g. ``encoding``, ``too_large``).
+    """
+
+    def __init__(self, message: str, reason: str = "input") -> None:
+        super().__init__(message)
+        self.reason = reason

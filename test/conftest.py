@@ -108,3 +108,35 @@ def start_process(ros_env: dict[str, str]) -> Iterator[Callable[..., subprocess.
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def random_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete model directory with untrained (seeded random) weights at the demo grid.
+
+    For tests where the network's content does not matter (faults, wiring, timing); tests
+    of what the model sees use the trained demo model (weights/demo).
+    """
+    import torch
+
+    from loco_ros.config import ModelConfig, PredictorConfig, save_yaml
+    from loco_ros.estimator import (
+        MODEL_CONFIG,
+        PREDICTOR_WEIGHTS,
+        REFINER_WEIGHTS,
+        VHA_WEIGHTS,
+    )
+    from loco_ros.predictor import CodePredictor
+    from loco_ros.refiner import PoseRefiner
+    from loco_ros.vha import VolumetricHeatmapAutoencoder
+    from loco_ros.weights import save_weights
+
+    torch.manual_seed(0)
+    config = ModelConfig(predictor=PredictorConfig(head_channels=(32, 32, 32)))
+    out = tmp_path_factory.mktemp("random_model")
+    save_yaml(config, out / MODEL_CONFIG)
+    save_weights(CodePredictor(config), out / PREDICTOR_WEIGHTS)
+    save_weights(VolumetricHeatmapAutoencoder(config.grid, config.vha.version),
+                 out / VHA_WEIGHTS)
+    save_weights(PoseRefiner(config.refiner.hidden), out / REFINER_WEIGHTS)
+    return out

@@ -3,7 +3,8 @@
 The wheels were built in a container whose Python and numpy include dirs are hard-coded in
 <prefix>/share/*/cmake/*.cmake; rosidl_generate_interfaces() then fails with "includes
 non-existent path". Real paths are written because CMake refuses exported include dirs inside
-the source tree, where the `.venv` link lives. Idempotent: rewrites only files that still name the build container.
+the source tree, where the `.venv` link lives. Idempotent: rewrites only files that still name
+the build container.
 """
 
 from __future__ import annotations

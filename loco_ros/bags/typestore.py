@@ -8,7 +8,7 @@ from pathlib import Path
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-from loco_ros.errors import LocoError
+from loco_ros.resources import find_data_path
 
 MESSAGE_NAMES = ("Joint3D", "Person3D", "Pose3DArray")
 POSE3D_ARRAY = "loco_ros/msg/Pose3DArray"
@@ -18,13 +18,7 @@ CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 
 def message_dir() -> Path:
     """Directory holding loco_ros's .msg files: the source tree's or an install's share/."""
-    here = Path(__file__).resolve()
-    candidates = [here.parents[2] / "msg"]  # source checkout (also colcon --symlink-install)
-    candidates += [p / "share" / "loco_ros" / "msg" for p in Path(__file__).parents]
-    for candidate in candidates:
-        if (candidate / "Pose3DArray.msg").is_file():
-            return candidate
-    raise LocoError("cannot find loco_ros's .msg files (source msg/ or share/loco_ros/msg)")
+    return find_data_path("msg", marker="Pose3DArray.msg")
 
 
 @cache

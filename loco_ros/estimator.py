@@ -1,0 +1,179 @@
+"""The public API: one RGB image and its intrinsics in, metric 3D people out.
+
+    estimator = LocoEstimator.from_dir("weights/demo")   # model.yaml + *.safetensors
+    estimator.open()
+    result = estimator.estimate(image_rgb, K)            # (H, W, 3) uint8, (3, 3) pixels
+    result.people.xyz_m                                   # (P, 14, 3) metres, camera frame
+
+The pipeline reads as one line per stage: preprocess (letterbox to the network input),
+network (code predictor + VHA decoder), peaks, lifting, association, refiner.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from loco_ros.association import associate_people
+from loco_ros.config import ModelConfig, load_yaml
+from loco_ros.errors import InputError, WeightsError
+from loco_ros.lifting import check_intrinsics, letterbox_intrinsics, peaks_to_candidates
+from loco_ros.predictor import CodePredictor
+from loco_ros.refiner import PoseRefiner, refine_people
+from loco_ros.resources import find_data_path
+from loco_ros.types import People
+from loco_ros.vha import VolumetricHeatmapAutoencoder
+from loco_ros.weights import load_weights
+
+MODEL_CONFIG = "model.yaml"
+PREDICTOR_WEIGHTS = "predictor.safetensors"
+VHA_WEIGHTS = "vha.safetensors"
+REFINER_WEIGHTS = "refiner.safetensors"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """People of one image and the time (s) each stage took."""
+
+    people: People
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    """Network input (1, 3, Hi, Wi) float32 in [0, 1], its intrinsics and the letterbox."""
+
+    image: np.ndarray
+    K_net: np.ndarray
+    scale_xy: tuple[float, float]
+    pad_xy: tuple[int, int]
+
+
+def default_model_dir() -> Path:
+    """The bundled demo model (weights/demo in the checkout or share/loco_ros)."""
+    return find_data_path("weights/demo", marker=MODEL_CONFIG)
+
+
+def letterbox_image(image_rgb: np.ndarray, K: np.ndarray, size_wh: tuple[int, int]
+                    ) -> Preprocessed:
+    """Resize (aspect kept) and pad an (H, W, 3) uint8 image into the network input size."""
+    if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
+        raise InputError(f"expected (H, W, 3) uint8 RGB, got {image_rgb.shape} {image_rgb.dtype}",
+                         "layout")
+    src_wh = (image_rgb.shape[1], image_rgb.shape[0])
+    K_net, scale_xy, pad_xy = letterbox_intrinsics(check_intrinsics(K), src_wh, size_wh)
+    new_wh = (round(src_wh[0] * scale_xy[0]), round(src_wh[1] * scale_xy[1]))
+    resized = image_rgb if new_wh == src_wh else cv2.resize(
+        image_rgb, new_wh, interpolation=cv2.INTER_AREA)
+    canvas = np.zeros((size_wh[1], size_wh[0], 3), np.float32)  # (Hi, Wi, 3)
+    canvas[pad_xy[1]:pad_xy[1] + new_wh[1], pad_xy[0]:pad_xy[0] + new_wh[0]] = resized
+    canvas *= 1.0 / 255.0
+    chw = np.ascontiguousarray(canvas.transpose(2, 0, 1)[None])  # (1, 3, Hi, Wi)
+    return Preprocessed(chw, K_net, scale_xy, pad_xy)
+
+
+class ImageToVolume(torch.nn.Module):
+    """Code predictor followed by the VHA decoder: (B, 3, Hi, Wi) -> (B, K, D, H, W)."""
+
+    def __init__(self, predictor: CodePredictor, vha: VolumetricHeatmapAutoencoder) -> None:
+        super().__init__()
+        self.predictor, self.vha = predictor, vha
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.vha.decode(self.predictor(image))
+
+
+def load_model(model_dir: Path) -> tuple[ModelConfig, ImageToVolume, PoseRefiner | None]:
+    """Config, network and refiner of a model directory (safetensors only)."""
+    config_path = model_dir / MODEL_CONFIG
+    if not config_path.is_file():
+        raise WeightsError(f"no {MODEL_CONFIG} in model directory {model_dir}")
+    config = load_yaml(ModelConfig, config_path)
+    predictor = CodePredictor(config)
+    vha = VolumetricHeatmapAutoencoder(config.grid, config.vha.version)
+    load_weights(predictor, model_dir / PREDICTOR_WEIGHTS)
+    load_weights(vha, model_dir / VHA_WEIGHTS)
+    refiner = None
+    if config.refiner.enabled:
+        refiner = PoseRefiner(config.refiner.hidden)
+        load_weights(refiner, model_dir / REFINER_WEIGHTS)
+        refiner.eval()
+    return config, ImageToVolume(predictor, vha).eval(), refiner
+
+
+class LocoEstimator:
+    """The LoCO pipeline with a chosen backend; see the module docstring."""
+
+    def __init__(self, config: ModelConfig, network: ImageToVolume,
+                 refiner: PoseRefiner | None, backend: str = "auto", device: str = "cpu",
+                 precision: str = "fp16", engine_cache_dir: str | None = None) -> None:
+        self.config, self.network, self.refiner = config, network, refiner
+        self._options = dict(backend=backend, device=device, precision=precision,
+                             engine_cache_dir=engine_cache_dir)
+        self._backend = None
+        self._reason = "not opened"
+
+    @classmethod
+    def from_dir(cls, model_dir: str | Path | None = None, **options) -> LocoEstimator:
+        """Load a model directory (default: the bundled demo model); WeightsError if broken."""
+        path = Path(model_dir) if model_dir else default_model_dir()
+        config, network, refiner = load_model(path)
+        return cls(config, network, refiner, **options)
+
+    def open(self) -> None:
+        """Create the inference backend (allocates GPU memory where one is used)."""
+        if self._backend is None:
+            from loco_ros.backends import select_backend
+
+            self._backend, self._reason = select_backend(
+                self.network, self.config, **self._options)
+
+    def close(self) -> None:
+        """Release the backend and its GPU memory; open() makes a new one."""
+        if self._backend is not None:
+            self._backend.close()
+        self._backend, self._reason = None, "closed"
+
+    def describe(self) -> str:
+        """Backend, device and why they were chosen."""
+        if self._backend is None:
+            return f"backend not open ({self._reason})"
+        return f"{self._backend.name} on {self._backend.device}: {self._reason}"
+
+    @property
+    def input_size_wh(self) -> tuple[int, int]:
+        """Network input (width, height) in pixels."""
+        return self.config.grid.image_width, self.config.grid.image_height
+
+    def estimate(self, image_rgb: np.ndarray, K: np.ndarray) -> Estimate:
+        """People in one (H, W, 3) uint8 RGB image with intrinsics K (3, 3, source pixels)."""
+        self.open()
+        timings: dict[str, float] = {}
+        clock = _StageClock(timings)
+        pre = clock("preprocess", letterbox_image, image_rgb, K, self.input_size_wh)
+        volume = clock("network", self._backend, pre.image)
+        peaks = clock("peaks", self._backend.find_peaks, volume, self.config.decode)
+        candidates = clock("lifting", peaks_to_candidates, peaks, self.config.grid, pre.K_net,
+                           pre.scale_xy, pre.pad_xy)
+        people = clock("association", associate_people, candidates, self.config.association)
+        if self.refiner is not None:
+            people = clock("refiner", refine_people, self.refiner, people, np.asarray(K))
+        return Estimate(people, timings)
+
+
+class _StageClock:
+    """Calls a stage and records its wall time under a name."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self._timings = timings
+
+    def __call__(self, name: str, function, *args):
+        start = time.perf_counter()
+        result = function(*args)
+        self._timings[name] = time.perf_counter() - start
+        return result

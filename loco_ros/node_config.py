@@ -1,0 +1,52 @@
+"""Configuration of the pose node (ROS-free): ROS parameters and YAML map onto it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from loco_ros.config import _require
+from loco_ros.tracking import TrackingConfig
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything loco_node reads on configure; see config/loco.yaml for the documentation."""
+
+    model_dir: str = ""  # model.yaml + *.safetensors; "" = the bundled demo model
+    backend: str = "auto"  # auto | tensorrt | torch | onnxruntime
+    device: str = "cuda"  # preferred device: cuda | cpu (cuda falls back to cpu, logged)
+    precision: str = "fp16"  # fp16 | fp32 (TensorRT)
+    engine_cache_dir: str = ""  # "" = ~/.cache/loco_ros/engines
+    input_qos: str = "sensor_data"  # sensor_data | reliable | system_default
+    camera_info_mode: str = "latest"  # latest | exact (same stamp as the image)
+    fallback_fx: float = 0.0  # used only without CameraInfo; 0 = no fallback
+    fallback_fy: float = 0.0
+    fallback_cx: float = 0.0
+    fallback_cy: float = 0.0
+    max_image_pixels: int = 7680 * 4320  # larger images are rejected before any allocation
+    publish_markers: bool = True
+    marker_lifetime_s: float = 1.0
+    debug_image: bool = True  # drawn only while someone subscribes
+    diagnostics_period_s: float = 1.0
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    autostart: bool = True
+
+    def __post_init__(self) -> None:
+        _require(self.backend in ("auto", "tensorrt", "torch", "onnxruntime"),
+                 f"backend must be auto|tensorrt|torch|onnxruntime, not {self.backend!r}")
+        _require(self.device in ("cuda", "cpu"), f"device must be cuda|cpu, not {self.device!r}")
+        _require(self.precision in ("fp16", "fp32"), "precision must be fp16|fp32")
+        _require(self.input_qos in ("sensor_data", "reliable", "system_default"),
+                 f"input_qos must be sensor_data|reliable|system_default, not {self.input_qos!r}")
+        _require(self.camera_info_mode in ("latest", "exact"),
+                 "camera_info_mode must be latest|exact")
+        fallback = (self.fallback_fx, self.fallback_fy, self.fallback_cx, self.fallback_cy)
+        _require(all(v >= 0 for v in fallback), "fallback intrinsics must be >= 0")
+        _require(self.max_image_pixels > 0, "max_image_pixels must be > 0")
+        _require(self.marker_lifetime_s >= 0, "marker_lifetime_s must be >= 0")
+        _require(self.diagnostics_period_s > 0, "diagnostics_period_s must be > 0")
+
+    @property
+    def has_fallback_intrinsics(self) -> bool:
+        """True when fallback fx and fy are set."""
+        return self.fallback_fx > 0 and self.fallback_fy > 0

@@ -1,0 +1,294 @@
+"""loco_node: camera images in, metric 3D people out (a managed lifecycle node).
+
+The constructor only declares parameters; configure reads them and loads the model, activate
+opens the backend and subscribes, deactivate unsubscribes and frees the backend (GPU memory).
+Inference runs on a worker thread over the newest frame only; frames that arrive while it is
+busy replace the waiting one and are counted as skipped, so latency never builds up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, qos_profile_sensor_data, qos_profile_system_default
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+
+from loco_ros.errors import InputError, LocoError
+from loco_ros.estimator import LocoEstimator
+from loco_ros.image_input import check_image_layout, image_to_rgb
+from loco_ros.intrinsics import CameraModel, IntrinsicsSource
+from loco_ros.latest_frame import LatestFrameSlot
+from loco_ros.msg import Pose3DArray
+from loco_ros.node_config import NodeConfig
+from loco_ros.ros.conversions import people_to_msg
+from loco_ros.ros.diagnostics import build_diagnostics
+from loco_ros.ros.markers import people_to_markers
+from loco_ros.ros.params import declare_config_parameters, read_config
+from loco_ros.runtime_stats import RuntimeStats
+from loco_ros.tracking import PersonTracker
+from loco_ros.visualization import draw_people_2d
+
+THROTTLE_S = 5.0
+OUTPUT_QOS = QoSProfile(depth=10)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """An accepted image waiting for the worker."""
+
+    msg: Image
+    K: np.ndarray
+    stamp_ns: int
+    received_s: float
+
+
+def input_qos(name: str, depth: int = 1) -> QoSProfile:
+    """QoS of the image and camera_info subscriptions from the input_qos parameter."""
+    base = {"sensor_data": qos_profile_sensor_data, "system_default": qos_profile_system_default}
+    profile = base.get(name, QoSProfile(depth=depth))
+    return QoSProfile(
+        history=profile.history, depth=depth, reliability=profile.reliability,
+        durability=profile.durability,
+    )
+
+
+def stamp_ns(header: Header) -> int:
+    """Header stamp in integer nanoseconds."""
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+class LocoNode(LifecycleNode):
+    """The LoCO pose node; see the module docstring and config/loco.yaml."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(
+            "loco_node", automatically_declare_parameters_from_overrides=True, **kwargs
+        )
+        declare_config_parameters(self, NodeConfig)
+        self._stats = RuntimeStats()
+        self._slot: LatestFrameSlot[Frame] = LatestFrameSlot()
+        self._config: NodeConfig | None = None
+        self._estimator: LocoEstimator | None = None
+        self._tracker: PersonTracker | None = None
+        self._intrinsics: IntrinsicsSource | None = None
+        self._worker: threading.Thread | None = None
+        self._running = threading.Event()
+        self._last_stamp_ns: int | None = None
+        self._subscriptions_in: list = []
+        self._diagnostics_timer = None
+
+    # Lifecycle transitions -----------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            config = read_config(self, NodeConfig)
+            estimator = LocoEstimator.from_dir(
+                config.model_dir or None, backend=config.backend, device=config.device,
+                precision=config.precision, engine_cache_dir=config.engine_cache_dir or None,
+            )
+        except LocoError as err:
+            self.get_logger().error(f"configure failed: {err}")
+            return TransitionCallbackReturn.FAILURE
+        self._config, self._estimator = config, estimator
+        self._intrinsics = IntrinsicsSource(config.camera_info_mode, self._fallback(config))
+        self._tracker = PersonTracker(config.tracking)
+        self._poses_pub = self.create_lifecycle_publisher(
+            Pose3DArray, "people/poses3d", OUTPUT_QOS)
+        self._markers_pub = self.create_lifecycle_publisher(
+            MarkerArray, "people/markers", OUTPUT_QOS)
+        self._debug_pub = self.create_lifecycle_publisher(
+            Image, "people/debug_image", input_qos(config.input_qos))
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diagnostics_timer = self.create_timer(
+            config.diagnostics_period_s, self._publish_diagnostics)
+        self.get_logger().info(f"configured: {estimator.describe()}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self._estimator.open()
+        except LocoError as err:
+            self.get_logger().error(f"activate failed: {err}")
+            return TransitionCallbackReturn.FAILURE
+        qos = input_qos(self._config.input_qos)
+        self._subscriptions_in = [
+            self.create_subscription(Image, "image", self._on_image, qos),
+            self.create_subscription(
+                CameraInfo, "camera_info", self._on_camera_info, input_qos(
+                    self._config.input_qos, depth=5)),
+        ]
+        self._slot.reopen()
+        self._running.set()
+        self._worker = threading.Thread(target=self._work, name="loco_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(f"active: backend {self._estimator.describe()}")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        for subscription in self._subscriptions_in:
+            self.destroy_subscription(subscription)
+        self._subscriptions_in = []
+        self._estimator.close()  # frees GPU memory; activate opens it again
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_worker()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        for publisher in ("_poses_pub", "_markers_pub", "_debug_pub"):
+            if getattr(self, publisher, None) is not None:
+                self.destroy_lifecycle_publisher(getattr(self, publisher))
+                setattr(self, publisher, None)
+        if self._diagnostics_timer is not None:
+            self.destroy_timer(self._diagnostics_timer)
+            self._diagnostics_timer = None
+        if self._estimator is not None:
+            self._estimator.close()
+        self._estimator = None
+
+    def _stop_worker(self) -> None:
+        self._running.clear()
+        self._slot.close()
+        if self._worker is not None:
+            self._worker.join(timeout=30.0)
+            self._worker = None
+
+    @staticmethod
+    def _fallback(config: NodeConfig) -> CameraModel | None:
+        if not config.has_fallback_intrinsics:
+            return None
+        K = np.array([[config.fallback_fx, 0, config.fallback_cx],
+                      [0, config.fallback_fy, config.fallback_cy], [0, 0, 1]])
+        return CameraModel(K, 0, 0)
+
+    # Callbacks on the executor thread: cheap checks only -----------------------------------
+
+    def _reject(self, err: InputError) -> None:
+        self._stats.count(f"rejected_{err.reason}")
+        self.get_logger().warn(f"frame rejected ({err.reason}): {err}",
+                               throttle_duration_sec=THROTTLE_S)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            self._intrinsics.update(np.array(msg.k).reshape(3, 3), msg.width, msg.height,
+                                    stamp_ns(msg.header))
+        except InputError as err:
+            self._stats.count("rejected_camera_info")
+            self.get_logger().warn(f"CameraInfo ignored: {err}", throttle_duration_sec=THROTTLE_S)
+
+    def _on_image(self, msg: Image) -> None:
+        self._stats.count("frames_in")
+        now_ns = stamp_ns(msg.header)
+        if self._last_stamp_ns is not None and now_ns < self._last_stamp_ns:
+            self._stats.count("time_jumps_back")
+            self.get_logger().info("image time jumped backwards (bag loop?): tracks reset")
+        self._last_stamp_ns = now_ns
+        try:
+            check_image_layout(msg.height, msg.width, msg.encoding, msg.step, len(msg.data),
+                               self._config.max_image_pixels)
+            K = self._intrinsics.lookup(msg.width, msg.height, now_ns)
+        except InputError as err:
+            self._reject(err)
+            return
+        if self._slot.put(Frame(msg, K, now_ns, time.monotonic())):
+            self._stats.count("frames_skipped")
+
+    # Worker thread ---------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while self._running.is_set():
+            frame = self._slot.take(timeout_s=0.1)
+            if frame is None:
+                continue
+            try:
+                self._process(frame)
+            except InputError as err:
+                self._reject(err)
+            except Exception as err:  # noqa: BLE001 - the node must outlive any one bad frame
+                self._stats.count("errors_internal")
+                self.get_logger().error(f"frame failed: {err!r}", throttle_duration_sec=THROTTLE_S)
+
+    def _process(self, frame: Frame) -> None:
+        msg, config = frame.msg, self._config
+        t0 = time.perf_counter()
+        rgb = image_to_rgb(msg.height, msg.width, msg.encoding, msg.step,
+                           bool(msg.is_bigendian), bytes(msg.data), config.max_image_pixels)
+        self._stats.record_latency("decode_image", time.perf_counter() - t0)
+        result = self._estimator.estimate(rgb, frame.K)
+        people = result.people
+        people = self._tracker.update(people, frame.stamp_ns * 1e-9)
+        t1 = time.perf_counter()
+        self._poses_pub.publish(people_to_msg(people, msg.header))
+        if config.publish_markers:
+            self._markers_pub.publish(
+                people_to_markers(people, msg.header, config.marker_lifetime_s))
+        if config.debug_image and self._debug_pub.get_subscription_count() > 0:
+            self._debug_pub.publish(self._debug_image(rgb, people, msg.header))
+        for stage, seconds in result.timings_s.items():
+            self._stats.record_latency(stage, seconds)
+        self._stats.record_latency("publish", time.perf_counter() - t1)
+        self._stats.record_latency("in_node", time.monotonic() - frame.received_s)
+        now_ns = self.get_clock().now().nanoseconds
+        self._stats.record_latency("end_to_end", (now_ns - frame.stamp_ns) * 1e-9)
+        self._stats.count("frames_out")
+        self._stats.count("people_out", len(people))
+
+    @staticmethod
+    def _debug_image(rgb: np.ndarray, people, header: Header) -> Image:
+        canvas = draw_people_2d(rgb, people)
+        height, width = canvas.shape[:2]
+        return Image(header=header, height=height, width=width, encoding="rgb8",
+                     is_bigendian=0, step=width * 3, data=canvas.tobytes())
+
+    def _publish_diagnostics(self) -> None:
+        facts = {
+            "lifecycle_state": "active" if self._running.is_set() else "inactive",
+            "backend": self._estimator.describe() if self._estimator else "none",
+            "camera_info_ok": bool(
+                self._intrinsics and (self._intrinsics.has_camera_info
+                                      or self._config.has_fallback_intrinsics)),
+            "camera_info_mode": self._config.camera_info_mode,
+        }
+        header = Header(stamp=self.get_clock().now().to_msg())
+        self._diagnostics_pub.publish(build_diagnostics(
+            f"{self.get_fully_qualified_name()}: pose estimation", "loco_ros", self._stats,
+            facts, header))
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point: start the node and, with autostart, configure and activate it."""
+    rclpy.init(args=args)
+    node = LocoNode()
+    if node.get_parameter("autostart").value:
+        if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            node.trigger_activate()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node._stop_worker()
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""ROS parameters <-> frozen config dataclasses (nested sections become dotted names)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from rclpy.node import Node
+
+from loco_ros.config import from_dict, to_dict
+from loco_ros.errors import ConfigError
+
+T = TypeVar("T")
+ROS_OWN_PARAMETERS = frozenset({"use_sim_time", "start_type_description_service"})
+
+
+def flat_defaults(cls: type, prefix: str = "") -> dict[str, Any]:
+    """Dotted parameter name -> default value of every field of the dataclass ``cls``."""
+    flat: dict[str, Any] = {}
+    for name, value in to_dict(cls()).items():
+        flat.update(_flatten(value, f"{prefix}{name}"))
+    return flat
+
+
+def _flatten(value: Any, name: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(_flatten(inner, f"{name}.{key}"))
+        return out
+    return {name: value}
+
+
+def declare_config_parameters(node: Node, cls: type) -> None:
+    """Declare every field of ``cls`` that the node does not already have (from overrides)."""
+    for name, default in flat_defaults(cls).items():
+        if not node.has_parameter(name):
+            node.declare_parameter(name, default)
+
+
+def unknown_parameters(node: Node, cls: type) -> list[str]:
+    """Parameters the node holds that ``cls`` does not know (typos in a params file)."""
+    known = set(flat_defaults(cls)) | ROS_OWN_PARAMETERS
+    names = node.list_parameters([], 0).names
+    return sorted(n for n in names if n not in known and not n.startswith("qos_overrides."))
+
+
+def read_config(node: Node, cls: type[T]) -> T:
+    """Build ``cls`` from the node's parameters; ConfigError names unknown or invalid ones."""
+    unknown = unknown_parameters(node, cls)
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {unknown}")
+    nested: dict[str, Any] = {}
+    for name in flat_defaults(cls):
+        *path, leaf = name.split(".")
+        section = nested
+        for part in path:
+            section = section.setdefault(part, {})
+        section[leaf] = node.get_parameter(name).value
+    return from_dict(cls, nested)
+
+
