@@ -1,0 +1,1 @@
+"""Synthetic training data: skeletons, random scenes, a fast numpy renderer and shards."""
