@@ -46,14 +46,19 @@ class Frame:
     """An accepted image waiting for the worker."""
 
     msg: Image
-    K: np.ndarray
     stamp_ns: int
     received_s: float
 
 
 def input_qos(name: str, depth: int = 1) -> QoSProfile:
-    """QoS of the image and camera_info subscriptions from the input_qos parameter."""
+    """QoS of the image and camera_info subscriptions from the input_qos parameter.
+
+    sensor_data: best effort, keep last ``depth`` (1 for images). reliable: keep last 10 at
+    least, so that every image sent reaches the callback, which counts what it skips.
+    """
     base = {"sensor_data": qos_profile_sensor_data, "system_default": qos_profile_system_default}
+    if name == "reliable":
+        depth = max(depth, 10)
     profile = base.get(name, QoSProfile(depth=depth))
     return QoSProfile(
         history=profile.history, depth=depth, reliability=profile.reliability,
@@ -120,11 +125,12 @@ class LocoNode(LifecycleNode):
             self.get_logger().error(f"activate failed: {err}")
             return TransitionCallbackReturn.FAILURE
         qos = input_qos(self._config.input_qos)
+        # camera_info first: when an image and its CameraInfo are ready together, the
+        # executor then takes the CameraInfo first.
         self._subscriptions_in = [
+            self.create_subscription(CameraInfo, "camera_info", self._on_camera_info,
+                                     input_qos(self._config.input_qos, depth=5)),
             self.create_subscription(Image, "image", self._on_image, qos),
-            self.create_subscription(
-                CameraInfo, "camera_info", self._on_camera_info, input_qos(
-                    self._config.input_qos, depth=5)),
         ]
         self._slot.reopen()
         self._running.set()
@@ -202,11 +208,10 @@ class LocoNode(LifecycleNode):
         try:
             check_image_layout(msg.height, msg.width, msg.encoding, msg.step, len(msg.data),
                                self._config.max_image_pixels)
-            K = self._intrinsics.lookup(msg.width, msg.height, now_ns)
         except InputError as err:
             self._reject(err)
             return
-        if self._slot.put(Frame(msg, K, now_ns, time.monotonic())):
+        if self._slot.put(Frame(msg, now_ns, time.monotonic())):
             self._stats.count("frames_skipped")
 
     # Worker thread ---------------------------------------------------------------------------
@@ -226,11 +231,14 @@ class LocoNode(LifecycleNode):
 
     def _process(self, frame: Frame) -> None:
         msg, config = frame.msg, self._config
+        # Intrinsics are looked up here, not on arrival, so a CameraInfo that came just after
+        # its image still applies.
+        K = self._intrinsics.lookup(msg.width, msg.height, frame.stamp_ns)
         t0 = time.perf_counter()
         rgb = image_to_rgb(msg.height, msg.width, msg.encoding, msg.step,
                            bool(msg.is_bigendian), bytes(msg.data), config.max_image_pixels)
         self._stats.record_latency("decode_image", time.perf_counter() - t0)
-        result = self._estimator.estimate(rgb, frame.K)
+        result = self._estimator.estimate(rgb, K)
         people = result.people
         people = self._tracker.update(people, frame.stamp_ns * 1e-9)
         t1 = time.perf_counter()

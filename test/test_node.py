@@ -1,0 +1,266 @@
+"""loco_node as a separate process over real DDS: outputs, faults, bursts, lifecycle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from node_harness import NodeHarness, intrinsics, node_command, rgb_image
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+SECOND = 1_000_000_000
+
+
+@pytest.fixture
+def harness(rclpy_context):
+    h = NodeHarness(rclpy_context)
+    yield h
+    h.close()
+
+
+def _start(start_process, model_dir, *params):
+    command = node_command(model_dir, *params)
+    return start_process(*command[1:])
+
+
+def test_outputs_keep_stamp_frame_and_are_well_formed(harness, start_process,
+                                                       random_model_dir) -> None:
+    from visualization_msgs.msg import Marker
+
+    process = _start(start_process, random_model_dir)
+    harness.wait_for_node(process)
+    image, K = rgb_image(), intrinsics()
+    for i in range(3):
+        stamp = 100 * SECOND + i * 50_000_000
+        harness.send_camera_info(K, 320, 180, stamp)
+        harness.send_image(image, stamp, frame_id="front_optical")
+        msg = harness.pose_with_stamp(stamp)
+        assert msg is not None, f"no Pose3DArray for image {i}"
+        assert msg.header.frame_id == "front_optical"
+    assert harness.spin_until(lambda: len(harness.markers) >= 3)
+    for array in harness.markers:
+        assert array.markers[0].action == Marker.DELETEALL
+        assert array.markers[0].header.frame_id == "front_optical"
+        kinds = {(m.ns, m.type) for m in array.markers[1:]}
+        assert kinds <= {("bones", Marker.LINE_LIST), ("joints", Marker.SPHERE_LIST),
+                         ("labels", Marker.TEXT_VIEW_FACING)}
+        assert len(array.markers) - 1 == 3 * len(harness.poses[0].people)
+        for m in array.markers[1:]:
+            if m.type == Marker.LINE_LIST:
+                assert len(m.points) % 2 == 0
+    diagnostics = harness.latest_diagnostics()
+    for key in ("input_rate_hz", "output_rate_hz", "backend", "camera_info_ok",
+                "latency_network_p50_ms", "latency_end_to_end_p95_ms", "frames_out"):
+        assert key in diagnostics, key
+    assert int(diagnostics["frames_out"]) == 3
+
+
+def _good_frame_processed(harness, stamp_ns, image, K) -> None:
+    harness.send_camera_info(K, image.shape[1], image.shape[0], stamp_ns)
+    harness.send_image(image, stamp_ns)
+    assert harness.pose_with_stamp(stamp_ns) is not None, "good frame after a fault was lost"
+
+
+def test_bad_input_is_rejected_counted_and_the_node_goes_on(harness, start_process,
+                                                           random_model_dir) -> None:
+    process = _start(start_process, random_model_dir, "max_image_pixels:=1000000")
+    harness.wait_for_node(process)
+    image, K = rgb_image(), intrinsics()
+    stamp = 10 * SECOND
+    # An image before any CameraInfo: nothing published rather than wrong metres.
+    harness.send_image(image, stamp)
+    assert harness.pose_with_stamp(stamp, timeout_s=3.0) is None
+    faults = [
+        lambda s: harness.send_image(image, s, encoding="weird16"),
+        lambda s: harness.send_image(image, s, data=image.tobytes()[:-7]),
+        lambda s: harness.send_image(image, s, size=(0, 0), data=b""),
+        lambda s: harness.send_image(image, s, size=(20000, 20000), step=60000, data=b"x"),
+        lambda s: harness.send_image(image, s, step=100),
+    ]
+    for i, fault in enumerate(faults):
+        stamp = (20 + 2 * i) * SECOND
+        harness.send_camera_info(K, 320, 180, stamp)
+        fault(stamp)
+        assert harness.pose_with_stamp(stamp, timeout_s=2.0) is None
+        _good_frame_processed(harness, stamp + SECOND, image, K)
+    # CameraInfo with zero and NaN focal lengths is ignored: the last good one stays in use.
+    for bad_fx in (0.0, float("nan")):
+        harness.send_camera_info(intrinsics(fx=bad_fx), 320, 180, 40 * SECOND)
+    harness.send_image(image, 41 * SECOND)
+    assert harness.pose_with_stamp(41 * SECOND) is not None
+    # An image size differing from CameraInfo's: intrinsics are scaled, output published.
+    harness.send_camera_info(K, 640, 360, 42 * SECOND)
+    harness.send_image(image, 42 * SECOND)
+    assert harness.pose_with_stamp(42 * SECOND) is not None
+    # Time going backwards (a bag loop) is accepted.
+    _good_frame_processed(harness, 5 * SECOND, image, K)
+    diagnostics = harness.latest_diagnostics()
+    for reason in ("encoding", "layout", "empty_image", "too_large", "no_camera_info"):
+        assert int(diagnostics.get(f"rejected_{reason}", 0)) >= 1, (reason, diagnostics)
+    assert int(diagnostics["rejected_layout"]) == 2
+    assert int(diagnostics["rejected_camera_info"]) == 2
+    assert int(diagnostics["time_jumps_back"]) == 1
+    assert process.poll() is None
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS"))
+    return int(line.split()[1])
+
+
+def test_burst_is_processed_or_counted_and_memory_stays_flat(harness, start_process,
+                                                            random_model_dir) -> None:
+    import time
+
+    process = _start(start_process, random_model_dir)
+    harness.wait_for_node(process)
+    image, K = rgb_image(640, 360), intrinsics(cx=320, cy=180)
+    harness.send_camera_info(K, 640, 360, 1)
+    _good_frame_processed(harness, 1, image, K)  # warm-up
+    rss_before = _rss_kib(process.pid)
+    start = time.monotonic()
+    for i in range(200):
+        harness.send_image(image, (2 + i) * SECOND // 100)
+        harness.executor.spin_once(timeout_sec=0.0)
+        time.sleep(max(0.0, start + (i + 1) / 100 - time.monotonic()))
+    last = (2 + 199) * SECOND // 100
+    assert harness.pose_with_stamp(last) is not None, "the newest frame of a burst is processed"
+
+    def settled() -> bool:
+        d = harness.latest_diagnostics()
+        return int(d.get("frames_in", 0)) == 201 and int(d.get("frames_out", 0)) + int(
+            d.get("frames_skipped", 0)) == 201
+
+    counters = ("frames_in", "frames_out", "frames_skipped")
+    assert harness.spin_until(settled, 30.0), {
+        k: v for k, v in harness.latest_diagnostics().items() if k in counters}
+    diagnostics = harness.latest_diagnostics()
+    assert int(diagnostics["frames_skipped"]) > 0  # the CPU cannot keep up with 100 Hz
+    growth_mib = (_rss_kib(process.pid) - rss_before) / 1024
+    assert growth_mib < 80, f"memory grew by {growth_mib:.0f} MiB over the burst"
+
+
+def test_corrupt_weights_fail_configure_then_the_node_recovers(harness, start_process,
+                                                               random_model_dir,
+                                                               tmp_path) -> None:
+    import shutil
+
+    from lifecycle_msgs.msg import State, Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    broken = tmp_path / "broken"
+    shutil.copytree(random_model_dir, broken)
+    (broken / "vha.safetensors").write_bytes(b"\x00garbage, not a safetensors file")
+    process = _start(start_process, broken)
+    node = harness.node
+
+    def call(service_type, name, request):
+        client = node.create_client(service_type, name)
+        assert harness.spin_until(lambda: client.service_is_ready(), 60.0), name
+        future = client.call_async(request)
+        assert harness.spin_until(future.done, 60.0), name
+        return future.result()
+
+    state = call(GetState, "/loco_node/get_state", GetState.Request())
+    assert state.current_state.id == State.PRIMARY_STATE_UNCONFIGURED
+    assert process.poll() is None
+    value = ParameterValue(type=ParameterType.PARAMETER_STRING,
+                           string_value=str(random_model_dir))
+    result = call(SetParameters, "/loco_node/set_parameters",
+                  SetParameters.Request(parameters=[Parameter(name="model_dir", value=value)]))
+    assert result.results[0].successful
+    for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+        request = ChangeState.Request()
+        request.transition.id = transition
+        assert call(ChangeState, "/loco_node/change_state", request).success
+    image, K = rgb_image(), intrinsics()
+    _good_frame_processed(harness, 3 * SECOND, image, K)
+
+
+def test_unknown_parameter_fails_configure(harness, start_process, random_model_dir) -> None:
+    from lifecycle_msgs.msg import State
+    from lifecycle_msgs.srv import GetState
+
+    process = _start(start_process, random_model_dir, "tracking.gate_mm:=1.0")
+    client = harness.node.create_client(GetState, "/loco_node/get_state")
+    assert harness.spin_until(lambda: client.service_is_ready(), 60.0)
+    future = client.call_async(GetState.Request())
+    assert harness.spin_until(future.done, 30.0)
+    assert future.result().current_state.id == State.PRIMARY_STATE_UNCONFIGURED
+    process.send_signal(2)
+    output = process.communicate(timeout=30)[0]
+    assert "tracking.gate_mm" in output
+
+
+def test_people_move_with_the_intrinsics(harness, start_process, demo_model_without_refiner
+                                         ) -> None:
+    """Same image, focal x2: every joint twice as far along its new ray; cx shift: sideways."""
+    from node_harness import joints_of
+
+    from loco_ros.lifting import lift_to_camera
+
+    process = _start(start_process, demo_model_without_refiner, "tracking.enabled:=false")
+    harness.wait_for_node(process)
+    image = demo_test_image()
+    height, width = image.shape[:2]
+    cameras = {
+        "base": intrinsics(400.0, cx=width / 2, cy=height / 2),
+        "focal_x2": intrinsics(800.0, cx=width / 2, cy=height / 2),
+        "cx_shift": intrinsics(400.0, cx=width / 2 + 40, cy=height / 2),
+    }
+    outputs = {}
+    for i, (name, K) in enumerate(cameras.items()):
+        stamp = (50 + i) * SECOND
+        harness.send_camera_info(K, width, height, stamp)
+        harness.send_image(image, stamp)
+        msg = harness.pose_with_stamp(stamp)
+        assert msg is not None
+        outputs[name] = joints_of(msg)
+    base_xyz, base_uv, base_detected = outputs["base"]
+    assert base_detected.sum() >= 14, "the demo model should see the people in this image"
+    base_distance = np.linalg.norm(base_xyz, axis=-1)[base_detected]
+    for name, K in cameras.items():
+        xyz, uv, detected = outputs[name]
+        expected_ratio = 2.0 if name == "focal_x2" else 1.0
+        # The same peaks (same pixels) give the same joints; match them by pixel.
+        got = {tuple(np.round(p, 2)): x for p, x in zip(uv[detected], xyz[detected],
+                                                         strict=True)}
+        ref = {tuple(np.round(p, 2)): d for p, d in zip(base_uv[base_detected], base_distance,
+                                                         strict=True)}
+        common = sorted(set(got) & set(ref))
+        assert len(common) >= 10
+        for pixel in common:
+            point = got[pixel]
+            distance = np.linalg.norm(point)
+            assert distance == pytest.approx(expected_ratio * ref[pixel], rel=1e-4)
+            on_ray = lift_to_camera(np.array(pixel), np.array(distance), K, "distance")
+            np.testing.assert_allclose(point, on_ray, atol=1e-3 * distance)
+
+
+def demo_test_image() -> np.ndarray:
+    from loco_ros.synthetic.render import render_scene
+    from loco_ros.synthetic.scene import SceneConfig, sample_scene
+
+    rng = np.random.default_rng(2024)
+    config = SceneConfig(people=(4, 6), distance_m=(4.0, 12.0), focal_jitter=0.0)
+    return render_scene(sample_scene(rng, config), rng)
+
+
+@pytest.fixture
+def demo_model_without_refiner(tmp_path):
+    """The trained demo model with the refiner off, so positions are the raw lifted peaks."""
+    import dataclasses
+
+    from loco_ros.config import ModelConfig, load_yaml, save_yaml
+    from loco_ros.estimator import MODEL_CONFIG, default_model_dir
+
+    source = default_model_dir()
+    config = load_yaml(ModelConfig, source / MODEL_CONFIG)
+    config = dataclasses.replace(
+        config, refiner=dataclasses.replace(config.refiner, enabled=False))
+    for weights in source.glob("*.safetensors"):
+        (tmp_path / weights.name).symlink_to(weights)
+    save_yaml(config, tmp_path / MODEL_CONFIG)
+    return tmp_path
