@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, qos_profile_sensor_data, qos_profile_system_default
@@ -113,8 +114,10 @@ class LocoNode(LifecycleNode):
         self._debug_pub = self.create_lifecycle_publisher(
             Image, "people/debug_image", input_qos(config.input_qos))
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        # Steady clock: diagnostics keep coming when sim time stands still (bag paused, ended).
         self._diagnostics_timer = self.create_timer(
-            config.diagnostics_period_s, self._publish_diagnostics)
+            config.diagnostics_period_s, self._publish_diagnostics,
+            clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.get_logger().info(f"configured: {estimator.describe()}")
         return TransitionCallbackReturn.SUCCESS
 
