@@ -17,12 +17,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from loco_ros.association import associate_people
 from loco_ros.config import ModelConfig, load_yaml
 from loco_ros.errors import InputError, WeightsError
 from loco_ros.lifting import check_intrinsics, letterbox_intrinsics, peaks_to_candidates
+from loco_ros.network import ImageToVolume
 from loco_ros.predictor import CodePredictor
 from loco_ros.refiner import PoseRefiner, refine_people
 from loco_ros.resources import find_data_path
@@ -77,17 +77,6 @@ def letterbox_image(image_rgb: np.ndarray, K: np.ndarray, size_wh: tuple[int, in
     return Preprocessed(chw, K_net, scale_xy, pad_xy)
 
 
-class ImageToVolume(torch.nn.Module):
-    """Code predictor followed by the VHA decoder: (B, 3, Hi, Wi) -> (B, K, D, H, W)."""
-
-    def __init__(self, predictor: CodePredictor, vha: VolumetricHeatmapAutoencoder) -> None:
-        super().__init__()
-        self.predictor, self.vha = predictor, vha
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.vha.decode(self.predictor(image))
-
-
 def load_model(model_dir: Path) -> tuple[ModelConfig, ImageToVolume, PoseRefiner | None]:
     """Config, network and refiner of a model directory (safetensors only)."""
     config_path = model_dir / MODEL_CONFIG
@@ -140,10 +129,13 @@ class LocoEstimator:
         self._backend, self._reason = None, "closed"
 
     def describe(self) -> str:
-        """Backend, device and why they were chosen."""
+        """The model's input and grid, then the backend, its device and why it was chosen."""
+        grid, version = self.config.grid, self.config.vha.version
+        model = (f"{grid.image_width}x{grid.image_height} input, {grid.depth_bins} depth bins "
+                 f"over {grid.depth_min_m:g}-{grid.depth_max_m:g} m, VHA v{version}")
         if self._backend is None:
-            return f"backend not open ({self._reason})"
-        return f"{self._backend.name} on {self._backend.device}: {self._reason}"
+            return f"{model}; backend not open ({self._reason})"
+        return f"{model}; {self._backend.name} on {self._backend.device}: {self._reason}"
 
     @property
     def input_size_wh(self) -> tuple[int, int]:

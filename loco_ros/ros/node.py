@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import rclpy
+import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -284,6 +285,9 @@ class LocoNode(LifecycleNode):
 
 def main(args: list[str] | None = None) -> None:
     """Entry point: start the node and, with autostart, configure and activate it."""
+    # The node process is ours: torch's small CPU ops (refiner, peaks) run fastest on one
+    # thread; its thread pool only contends with onnxruntime's and the executor's.
+    torch.set_num_threads(1)
     rclpy.init(args=args)
     node = LocoNode()
     if node.get_parameter("autostart").value:
