@@ -37,6 +37,7 @@ def test_outputs_keep_stamp_frame_and_are_well_formed(harness, start_process,
         assert msg is not None, f"no Pose3DArray for image {i}"
         assert msg.header.frame_id == "front_optical"
     assert harness.spin_until(lambda: len(harness.markers) >= 3)
+    assert len(harness.poses[0].people) > 0, "the test model should output people"
     for array in harness.markers:
         assert array.markers[0].action == Marker.DELETEALL
         assert array.markers[0].header.frame_id == "front_optical"
