@@ -19,20 +19,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loco_ros.metrics import format_markdown_table  # noqa: E402
-from loco_ros.skeleton import NUM_JOINTS  # noqa: E402
+from loco_ros.skeleton import (
+    NUM_JOINTS,  # noqa: E402
+    STANDING_POSE_M,  # noqa: E402
+)
 from loco_ros.tracking import PersonTracker, TrackingConfig  # noqa: E402
 from loco_ros.types import People  # noqa: E402
 
 FPS = 30.0
-POSE = np.array(
-    [
-        [0.0, 0.0, 0.0], [0.0, 0.25, 0.0],
-        [-0.2, 0.3, 0.0], [-0.25, 0.55, 0.0], [-0.25, 0.8, 0.0],
-        [0.2, 0.3, 0.0], [0.25, 0.55, 0.0], [0.25, 0.8, 0.0],
-        [-0.1, 0.8, 0.0], [-0.1, 1.25, 0.0], [-0.1, 1.65, 0.0],
-        [0.1, 0.8, 0.0], [0.1, 1.25, 0.0], [0.1, 1.65, 0.0],
-    ]
-)
+POSE = STANDING_POSE_M.astype(np.float64)
 
 
 def scene(n_people: int, frames: int, seed: int = 0) -> list[People]:

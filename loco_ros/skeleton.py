@@ -52,3 +52,16 @@ ASSOCIATION_LIMIT_M = np.array(
     [0.0, 0.5, 1.0, 1.5, 2.0, 1.0, 1.5, 2.0, 2.0, 2.5, 3.0, 2.0, 2.5, 3.0],
     dtype=np.float32,
 )
+
+# A standing 1.65 m person relative to its head_top (m, camera axes: x right, y down), for
+# examples, tests and benchmarks.
+STANDING_POSE_M = np.array(
+    [
+        [0.0, 0.0, 0.0], [0.0, 0.25, 0.0],
+        [-0.2, 0.3, 0.0], [-0.25, 0.55, 0.0], [-0.25, 0.8, 0.0],
+        [0.2, 0.3, 0.0], [0.25, 0.55, 0.0], [0.25, 0.8, 0.0],
+        [-0.1, 0.8, 0.0], [-0.1, 1.25, 0.0], [-0.1, 1.65, 0.0],
+        [0.1, 0.8, 0.0], [0.1, 1.25, 0.0], [0.1, 1.65, 0.0],
+    ],
+    dtype=np.float32,
+)

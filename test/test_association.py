@@ -14,20 +14,10 @@ from loco_ros.association import (
 )
 from loco_ros.config import AssociationConfig
 from loco_ros.errors import InputError
-from loco_ros.skeleton import JOINT_INDEX, NUM_JOINTS
+from loco_ros.skeleton import JOINT_INDEX, NUM_JOINTS, STANDING_POSE_M
 from loco_ros.types import Candidates
 
-# A standing person relative to its head_top (m, camera frame: y down).
-POSE = np.array(
-    [
-        [0.0, 0.0, 0.0], [0.0, 0.25, 0.0],
-        [-0.2, 0.3, 0.0], [-0.25, 0.55, 0.0], [-0.25, 0.8, 0.0],
-        [0.2, 0.3, 0.0], [0.25, 0.55, 0.0], [0.25, 0.8, 0.0],
-        [-0.1, 0.8, 0.0], [-0.1, 1.25, 0.0], [-0.1, 1.65, 0.0],
-        [0.1, 0.8, 0.0], [0.1, 1.25, 0.0], [0.1, 1.65, 0.0],
-    ],
-    np.float32,
-)
+POSE = STANDING_POSE_M.astype(np.float32)
 METHODS = ("greedy", "hungarian")
 
 

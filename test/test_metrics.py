@@ -24,18 +24,10 @@ from loco_ros.metrics import (
     peak_f1,
     person_distance_m,
 )
-from loco_ros.skeleton import NUM_JOINTS
+from loco_ros.skeleton import NUM_JOINTS, STANDING_POSE_M
 from loco_ros.types import Candidates, Peaks
 
-POSE = np.array(
-    [
-        [0.0, 0.0, 0.0], [0.0, 0.25, 0.0],
-        [-0.2, 0.3, 0.0], [-0.25, 0.55, 0.0], [-0.25, 0.8, 0.0],
-        [0.2, 0.3, 0.0], [0.25, 0.55, 0.0], [0.25, 0.8, 0.0],
-        [-0.1, 0.8, 0.0], [-0.1, 1.25, 0.0], [-0.1, 1.65, 0.0],
-        [0.1, 0.8, 0.0], [0.1, 1.25, 0.0], [0.1, 1.65, 0.0],
-    ]
-)
+POSE = STANDING_POSE_M.astype(np.float64)
 
 
 def person(x: float, z: float) -> np.ndarray:

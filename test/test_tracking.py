@@ -7,21 +7,13 @@ import pytest
 
 from loco_ros.config import from_dict
 from loco_ros.errors import ConfigError, InputError
-from loco_ros.skeleton import NUM_JOINTS
+from loco_ros.skeleton import NUM_JOINTS, STANDING_POSE_M
 from loco_ros.tracking import OneEuroFilter, PersonTracker, TrackingConfig
 from loco_ros.tracking_eval import MotAccumulator, MotCounts, evaluate_tracking, mot_table
 from loco_ros.types import People
 
 FPS = 30.0
-POSE = np.array(
-    [
-        [0.0, 0.0, 0.0], [0.0, 0.25, 0.0],
-        [-0.2, 0.3, 0.0], [-0.25, 0.55, 0.0], [-0.25, 0.8, 0.0],
-        [0.2, 0.3, 0.0], [0.25, 0.55, 0.0], [0.25, 0.8, 0.0],
-        [-0.1, 0.8, 0.0], [-0.1, 1.25, 0.0], [-0.1, 1.65, 0.0],
-        [0.1, 0.8, 0.0], [0.1, 1.25, 0.0], [0.1, 1.65, 0.0],
-    ]
-)
+POSE = STANDING_POSE_M.astype(np.float64)
 
 
 def make_people(xyz: np.ndarray) -> People:
