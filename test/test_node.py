@@ -141,9 +141,10 @@ def test_burst_is_processed_or_counted_and_memory_stays_flat(harness, start_proc
     assert growth_mib < 80, f"memory grew by {growth_mib:.0f} MiB over the burst"
 
 
-def test_corrupt_weights_fail_configure_then_the_node_recovers(harness, start_process,
-                                                               random_model_dir,
-                                                               tmp_path) -> None:
+@pytest.mark.parametrize("damage", ["corrupt", "missing"])
+def test_broken_weights_fail_configure_then_the_node_recovers(harness, start_process,
+                                                              random_model_dir, tmp_path,
+                                                              damage) -> None:
     import shutil
 
     from lifecycle_msgs.msg import State, Transition
@@ -153,7 +154,10 @@ def test_corrupt_weights_fail_configure_then_the_node_recovers(harness, start_pr
 
     broken = tmp_path / "broken"
     shutil.copytree(random_model_dir, broken)
-    (broken / "vha.safetensors").write_bytes(b"\x00garbage, not a safetensors file")
+    if damage == "corrupt":
+        (broken / "vha.safetensors").write_bytes(b"\x00garbage, not a safetensors file")
+    else:
+        (broken / "refiner.safetensors").unlink()
     process = _start(start_process, broken)
     node = harness.node
 
