@@ -53,8 +53,9 @@ def main() -> None:
     parser.add_argument("--model-dir", default="")
     args = parser.parse_args()
     image, K = test_image(args.width, args.height)
+    model = ["-p", f"model_dir:={args.model_dir}"] if args.model_dir else []
     node_process = subprocess.Popen([sys.executable, installed("loco_node"), "--ros-args",
-                                     "-p", f"model_dir:={args.model_dir}"],
+                                     *model],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     rclpy.init()
     node = rclpy.create_node("loco_node_benchmark")

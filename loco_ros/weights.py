@@ -55,6 +55,7 @@ def save_weights(
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=meta)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; weights are shared files
         os.replace(tmp, path)
     except Exception as err:
         Path(tmp).unlink(missing_ok=True)

@@ -374,13 +374,6 @@ def test_process_cli_with_fallback_intrinsics(tmp_path, random_model_dir, estima
 
 
 def test_process_cli_with_the_demo_model(bags, source, tmp_path) -> None:
-    from loco_ros.errors import LocoError
-    from loco_ros.estimator import LocoEstimator
-
-    try:
-        LocoEstimator.from_dir(None)
-    except LocoError as err:
-        pytest.skip(f"the demo model is not available yet: {err}")
     out = tmp_path / "out"
     result = run_cli("process", str(bags["mcap"]), str(out), "--copy-topics", GT_TOPIC,
                      "--tracking", "--no-progress")

@@ -159,3 +159,17 @@ def test_two_gloo_ranks_end_with_identical_weights(tiny_yaml, tmp_path) -> None:
     # the ranks saw different data, so the weights moved from the zero-initialised last layer
     assert float(a["fc3.weight"].abs().sum()) > 0
     assert json.loads((out / "checkpoint" / "state.json").read_text())["step"] == 30
+
+
+def test_vha_crop_training_shares_weights_with_full_size(tiny_yaml, tmp_path) -> None:
+    out = train_vha.main(["--model-config", str(tiny_yaml), "--out", str(tmp_path / "c"),
+                          "--steps", "10", "--batch-size", "2", "--crop", "8", "8",
+                          "--val-every", "10", "--val-scenes", "1", *SCENES, *COMMON])
+    model = out["model"]
+    assert model.heatmap_shape == (14, 16, 8, 16)  # validated / saved at full size
+    fresh = VolumetricHeatmapAutoencoder(TINY.grid, 2)
+    load_weights(fresh, tmp_path / "c" / "checkpoint" / "vha.safetensors")
+    for (_, a), (_, b) in zip(fresh.named_parameters(), model.named_parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    first, last = _first_last(_log(tmp_path / "c"))
+    assert np.isfinite(last)

@@ -30,7 +30,8 @@ from loco_ros.evaluation.replay_report import (
 )
 from loco_ros.msg import Pose3DArray
 
-NODE_ARGS: list[str] = []
+# A replay of recorded data should lose nothing: reliable input, as `ros2 bag play` sends.
+NODE_ARGS: list[str] = ["-p", "input_qos:=reliable"]
 OUTPUT_TOPICS = ("/people/poses3d", "/people/markers", "/diagnostics")
 
 
@@ -39,6 +40,11 @@ def installed(name: str) -> list[str]:
     from ament_index_python.packages import get_package_prefix
 
     return [sys.executable, str(Path(get_package_prefix("loco_ros")) / "lib" / "loco_ros" / name)]
+
+
+def model_parameter(model_dir: str) -> list[str]:
+    """ROS arguments choosing the model ("" = the node's default, the bundled demo model)."""
+    return ["-p", f"model_dir:={model_dir}"] if model_dir else []
 
 
 class Graph:
@@ -83,7 +89,7 @@ def run(bag: Path, out_dir: Path, docs_dir: Path, model_dir: str) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     log = (out_dir / "node.log").open("w")
     node = subprocess.Popen(installed("loco_node") + [
-        "--ros-args", "-p", "use_sim_time:=true", "-p", f"model_dir:={model_dir}",
+        "--ros-args", "-p", "use_sim_time:=true", *model_parameter(model_dir),
         "-r", "image:=/camera/image", "-r", "camera_info:=/camera/camera_info", *NODE_ARGS],
         stdout=log, stderr=subprocess.STDOUT)
     recorder = subprocess.Popen(installed("loco_bag") + [

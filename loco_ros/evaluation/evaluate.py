@@ -1,0 +1,447 @@
+"""Evaluate a trained model: VHA peak F1 (paper Table 2), the JTA metric (paper Table 3) with
+and without the refiner, MPJPE, and PandaNet's 3DPCK@150mm (by camera distance, per joint).
+
+Data sources (all yield frames of (RGB image, intrinsics K of that image, GT people
+(G, 14, 3) metres with NaN for joints that do not count)):
+
+- ``synthetic``: scenes drawn on the fly from ``--seed`` (loco_ros.synthetic), rendered at
+  the model's input size (or ``--image-size``), focal jittered by ``--focal-jitter`` around
+  the canonical ``grid.focal_px`` (scaled to the image width);
+- ``jta``: the JTA dataset (loco_ros.data.jta): annotations under ROOT/annotations/SPLIT and
+  videos under ROOT/videos/SPLIT, frames 10, 20, ..., 900 (the paper's protocol) or a subset;
+- ``bag``: a rosbag2 with images, camera info and a GT topic (loco_ros/msg/Pose3DArray,
+  default /people/poses3d_gt), matched by header stamp.
+
+Protocol details (see docs/training/README.md):
+
+- GT: joints inside the image and in front of the camera (occluded joints included).
+- Predictions: people from the pipeline (``evaluation.pipeline.run_pipeline``); joints that
+  project outside the image (only refiner-filled joints can) are dropped, as the GT has none;
+  the authors' solitary joints (unassigned candidates with confidence > 0.6) are added to
+  the JTA metric's predictions.
+- JTA metric: ``metrics.jta_metric`` (greedy row-then-column matching per frame, PR/RE/F1
+  averaged over frames) at 0.4 / 0.8 / 1.2 m.
+- MPJPE: Hungarian person matching (``metrics.match_people_hungarian``, gate 1 m mean joint
+  distance), mean over joints present in both, absolute camera-frame positions and
+  hip-aligned.
+- 3DPCK@150mm: ``metrics.pck3d`` (hip-aligned, PandaNet protocol) summed over frames.
+- VHA F1: the GT heatmap of each frame (from all GT joints with the network intrinsics)
+  through the VHA round trip, peaks vs rounded GT voxels at 0 / 1 / 2 voxels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from loco_ros.codec import encode_joints_to_voxels, render_volumetric_heatmap
+from loco_ros.config import ModelConfig
+from loco_ros.estimator import load_model
+from loco_ros.evaluation.pipeline import people_in_image, run_pipeline
+from loco_ros.lifting import letterbox_intrinsics
+from loco_ros.metrics import (
+    JTA_THRESHOLDS_M,
+    PCK_DISTANCE_EDGES_M,
+    PckCounts,
+    PeakCounts,
+    format_markdown_table,
+    jta_metric,
+    match_people_hungarian,
+    pck3d,
+    peak_f1,
+)
+from loco_ros.peaks import find_peaks
+from loco_ros.skeleton import NUM_JOINTS
+from loco_ros.vha import VolumetricHeatmapAutoencoder, code_shape
+from loco_ros.weights import load_weights
+
+Frame = tuple[np.ndarray, np.ndarray, np.ndarray]  # image (H, W, 3) uint8, K (3, 3), gt
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+def synthetic_frames(config: ModelConfig, n: int, seed: int, people=(1, 20),
+                     distance=(2.0, 25.0), focal_jitter: float = 0.3,
+                     image_size: tuple[int, int] | None = None) -> Iterator[Frame]:
+    """``n`` rendered synthetic frames of ``seed`` (stream 5, so never a training sample)."""
+    from loco_ros.synthetic.render import render_scene
+    from loco_ros.training.common import sample_rng
+    from loco_ros.training.data import SceneRanges, draw_scene, gt_people, scene_config
+
+    grid = config.grid
+    focal = None
+    if image_size is not None:
+        focal = grid.focal_px * image_size[0] / grid.image_width
+    cfg = scene_config(grid, SceneRanges(tuple(people), tuple(distance), focal_jitter),
+                       size_wh=image_size, focal_px=focal)
+    for i in range(n):
+        scene = draw_scene(seed, i, cfg, stream=5)
+        image = render_scene(scene, sample_rng(seed, i, 15))
+        yield image, scene.K, gt_people(scene)
+
+
+def jta_frames(root: str, split: str = "test", frame_step: int = 10, max_sequences: int = 0,
+               max_frames: int = 0) -> Iterator[Frame]:
+    """JTA frames (paper protocol: frames 10, 20, ..., 900 of every sequence of the split)."""
+    import cv2
+
+    from loco_ros.data import jta
+
+    paths = jta.sequence_paths(root, split)
+    if max_sequences:
+        paths = paths[:max_sequences]
+    count = 0
+    for path in paths:
+        seq = jta.load_sequence(path)
+        video = cv2.VideoCapture(str(jta.video_path(root, split, path.stem)))
+        wanted = set(range(frame_step, 901, frame_step))
+        index = 0
+        while True:
+            ok, bgr = video.read()
+            if not ok:
+                break
+            index += 1  # JTA frame numbers start at 1
+            if index not in wanted:
+                continue
+            gt = jta.select_gt(seq.frame(index))
+            yield np.ascontiguousarray(bgr[:, :, ::-1]), jta.jta_intrinsics(), gt.xyz_m
+            count += 1
+            if max_frames and count >= max_frames:
+                video.release()
+                return
+        video.release()
+
+
+def bag_frames(path: str, image_topic: str = "/camera/image_raw",
+               info_topic: str = "/camera/camera_info", gt_topic: str = "/people/poses3d_gt",
+               max_frames: int = 0) -> Iterator[Frame]:
+    """Frames of a rosbag2: images with the camera info and GT of the same header stamp."""
+    from loco_ros.bags.messages import (
+        camera_info_to_K,
+        image_msg_to_rgb,
+        pose_array_to_people,
+        stamp_ns_of,
+    )
+    from loco_ros.bags.reading import open_bag, read_messages, select_connections
+    from loco_ros.bags.typestore import loco_typestore
+
+    store = loco_typestore()
+    images: dict[int, np.ndarray] = {}
+    infos: dict[int, np.ndarray] = {}
+    gts: dict[int, np.ndarray] = {}
+    last_K = None
+    with open_bag(path) as reader:
+        conns = select_connections(reader, [image_topic, info_topic, gt_topic])
+        for conn, _, raw in read_messages(reader, conns):
+            msg = store.deserialize_cdr(raw, conn.msgtype)
+            stamp = stamp_ns_of(msg)
+            if conn.topic == image_topic:
+                images[stamp] = image_msg_to_rgb(msg)
+            elif conn.topic == info_topic:
+                infos[stamp] = camera_info_to_K(msg)
+            else:
+                people = pose_array_to_people(msg)
+                xyz = people.xyz_m.astype(np.float64).copy()
+                xyz[~people.detected] = np.nan
+                gts[stamp] = xyz
+    count = 0
+    for stamp in sorted(images):
+        if stamp not in gts:
+            continue
+        K = infos.get(stamp, last_K)
+        if K is None:
+            continue
+        last_K = K
+        image = images[stamp]
+        gt = gts[stamp]
+        h, w = image.shape[:2]
+        yield image, K, _in_image(gt, K, w, h)
+        count += 1
+        if max_frames and count >= max_frames:
+            return
+
+
+def _in_image(xyz: np.ndarray, K: np.ndarray, w: int, h: int) -> np.ndarray:
+    xyz = np.asarray(xyz, np.float64).reshape(-1, NUM_JOINTS, 3).copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = K[0, 0] * xyz[..., 0] / xyz[..., 2] + K[0, 2]
+        v = K[1, 1] * xyz[..., 1] / xyz[..., 2] + K[1, 2]
+        ok = (xyz[..., 2] > 0) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    xyz[~ok] = np.nan
+    return xyz
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+class VhaEntry:
+    """One VHA to score (label, module)."""
+
+    def __init__(self, label: str, vha: VolumetricHeatmapAutoencoder, grid) -> None:
+        self.label, self.vha, self.grid = label, vha, grid
+        self.counts = {t: PeakCounts() for t in (0, 1, 2)}
+        c, hc, wc = code_shape(grid, vha.version)
+        self.compression = float(np.prod(vha.heatmap_shape)) / (c * hc * wc)
+        self.code = (c, hc, wc)
+
+
+def _gt_voxels(gt: np.ndarray, K_net: np.ndarray, grid) -> tuple[list[np.ndarray], np.ndarray]:
+    joints = np.where(np.isfinite(gt), gt, np.nan)
+    voxel, valid = encode_joints_to_voxels(joints, K_net, grid)
+    per_joint = [np.floor(voxel[valid[:, k], k].astype(np.float64) + 0.5)
+                 for k in range(NUM_JOINTS)]
+    return per_joint, valid
+
+
+def _finite_or_empty(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, np.float64).reshape(-1, NUM_JOINTS, 3)
+
+
+def evaluate(
+    model_dir: str | Path,
+    frames: Iterator[Frame],
+    total: int | None = None,
+    extra_vhas: list[tuple[str, str, int]] = (),
+    pipeline: bool = True,
+    vha: bool = True,
+    pck_edges: tuple[float, ...] = PCK_DISTANCE_EDGES_M,
+    threads: int = 2,
+    progress: bool = True,
+) -> dict:
+    """All metrics over ``frames``; returns a JSON-able dict (see the module docstring)."""
+    torch.set_num_threads(threads)
+    config, network, refiner = load_model(Path(model_dir))
+    grid = config.grid
+    size_wh = (grid.image_width, grid.image_height)
+    entries = []
+    if vha:
+        entries.append(VhaEntry(f"v{config.vha.version} (model)", network.vha, grid))
+        for label, path, version in extra_vhas:
+            m = VolumetricHeatmapAutoencoder(grid, version)
+            load_weights(m, path)
+            entries.append(VhaEntry(label, m.eval(), grid))
+    peak_cfg = replace(config.decode, subvoxel=False)
+    jta_plain, jta_ref = [], []
+    mpjpe_err = {"plain": [], "refined": []}
+    mpjpe_hip = {"plain": [], "refined": []}
+    pck = {"plain": PckCounts.zero(pck_edges), "refined": PckCounts.zero(pck_edges)}
+    times: list[dict[str, float]] = []
+    n_frames = n_gt_people = 0
+    for image, K, gt in tqdm(frames, total=total, disable=not progress, desc="evaluate"):
+        gt = _finite_or_empty(gt)
+        n_frames += 1
+        n_gt_people += int(np.isfinite(gt).all(-1).any(-1).sum())
+        if entries:
+            K_net, _, _ = letterbox_intrinsics(np.asarray(K, np.float64),
+                                               (image.shape[1], image.shape[0]), size_wh)
+            gt_vox, valid = _gt_voxels(gt, K_net, grid)
+            joints = np.where(valid[..., None], gt, np.nan)
+            hm = render_volumetric_heatmap(np.nan_to_num(joints, nan=-1.0), K_net, grid,
+                                           visible=valid)
+            with torch.no_grad():
+                x = torch.from_numpy(hm)[None]
+                for e in entries:
+                    out = e.vha(x)[0].numpy()
+                    peaks = find_peaks(out, peak_cfg)
+                    for t in e.counts:
+                        e.counts[t] = e.counts[t] + peak_f1(gt_vox, peaks, t)
+        if not pipeline:
+            continue
+        out = run_pipeline(network, config, image, K, refiner)
+        times.append(out.timings_s)
+        wh = (image.shape[1], image.shape[0])
+        for key, people in (("plain", out.people), ("refined", out.refined)):
+            if people is None:
+                continue
+            pred = people_in_image(people, wh, K)
+            (jta_plain if key == "plain" else jta_ref).append((gt, pred, out.solitary))
+            pairs = match_people_hungarian(gt, pred, 1.0)
+            if len(pairs):
+                for store, align in ((mpjpe_err, "absolute"), (mpjpe_hip, "hips")):
+                    g = gt[pairs[:, 0]]
+                    p = pred[pairs[:, 1]]
+                    if align == "hips":
+                        g = g - g[:, [8, 11]].mean(1, keepdims=True)
+                        p = p - p[:, [8, 11]].mean(1, keepdims=True)
+                    err = np.linalg.norm(g - p, axis=2)
+                    store[key].extend(err[np.isfinite(err)].tolist())
+            pck[key] = pck[key] + pck3d(gt, pred, bin_edges_m=pck_edges, pairs=pairs)
+    result: dict = {"model_dir": str(model_dir), "frames": n_frames, "gt_people": n_gt_people,
+                    "config": {"grid": vars(grid) if False else _grid_dict(grid)}}
+    if entries:
+        result["vha"] = [
+            {"label": e.label, "version": e.vha.version, "code_shape": list(e.code),
+             "compression": e.compression,
+             **{f"f1_{t}": c.f1 for t, c in e.counts.items()},
+             **{f"pr_{t}": c.precision for t, c in e.counts.items()},
+             **{f"re_{t}": c.recall for t, c in e.counts.items()}}
+            for e in entries
+        ]
+    if pipeline and n_frames:
+        result["jta"] = {}
+        for key, frames_list in (("plain", jta_plain), ("refined", jta_ref)):
+            if not frames_list:
+                continue
+            res = jta_metric(frames_list, JTA_THRESHOLDS_M)
+            result["jta"][key] = {f"{t:g}": r for t, r in res.items()}
+            result.setdefault("mpjpe_mm", {})[key] = {
+                "absolute": float(np.mean(mpjpe_err[key]) * 1000) if mpjpe_err[key] else math.nan,
+                "hips_aligned": float(np.mean(mpjpe_hip[key]) * 1000) if mpjpe_hip[key]
+                else math.nan,
+                "joints": len(mpjpe_err[key]),
+            }
+            c = pck[key]
+            result.setdefault("pck3d_150mm", {})[key] = {
+                "by_distance": c.by_distance(), "by_joint": c.by_joint(),
+                "by_group": c.by_group(), "people_gt": c.people_gt,
+                "people_matched": c.people_matched,
+            }
+        keys = times[0].keys() if times else []
+        mean_t = {k: float(np.mean([t[k] for t in times])) for k in keys}
+        result["timing_s"] = mean_t
+        result["fps"] = 1.0 / mean_t["total"] if mean_t.get("total") else math.nan
+        result["threads"] = threads
+    return result
+
+
+def _grid_dict(grid) -> dict:
+    from dataclasses import asdict
+
+    return asdict(grid)
+
+
+def markdown(result: dict) -> str:
+    """Markdown tables of an :func:`evaluate` result."""
+    parts = [f"Model `{result['model_dir']}`, {result['frames']} frames, "
+             f"{result['gt_people']} GT people.\n"]
+    if "vha" in result:
+        rows = [[e["label"], "x".join(map(str, e["code_shape"])), f"{e['compression']:.0f}x",
+                 100 * e["f1_0"], 100 * e["f1_1"], 100 * e["f1_2"]] for e in result["vha"]]
+        parts.append("VHA round trip on GT heatmaps, F1 of peaks (%) at 0 / 1 / 2 voxels "
+                     "(paper Table 2 layout)\n")
+        parts.append(format_markdown_table(
+            ["VHA", "code", "compression", "F1@0", "F1@1", "F1@2"], rows))
+    if "jta" in result:
+        header = ["pipeline"] + [f"{m}@{t}m" for t in ("0.4", "0.8", "1.2")
+                                 for m in ("PR", "RE", "F1")]
+        rows = []
+        for key, name in (("plain", "LoCO"), ("refined", "LoCO + refiner")):
+            if key not in result["jta"]:
+                continue
+            r = result["jta"][key]
+            rows.append([name] + [100 * r[t][m] for t in ("0.4", "0.8", "1.2")
+                                  for m in ("pr", "re", "f1")])
+        parts.append("\nJTA metric (%), greedy per-frame matching averaged over frames "
+                     "(paper Table 3 layout)\n")
+        parts.append(format_markdown_table(header, rows))
+        rows = [[name, result["mpjpe_mm"][k]["absolute"], result["mpjpe_mm"][k]["hips_aligned"],
+                 result["mpjpe_mm"][k]["joints"]]
+                for k, name in (("plain", "LoCO"), ("refined", "LoCO + refiner"))
+                if k in result["mpjpe_mm"]]
+        parts.append("\nMPJPE (mm) after Hungarian person matching\n")
+        parts.append(format_markdown_table(["pipeline", "absolute", "hip-aligned", "joints"],
+                                           rows, ".0f"))
+        for k, name in (("plain", "LoCO"), ("refined", "LoCO + refiner")):
+            if k not in result["pck3d_150mm"]:
+                continue
+            d = result["pck3d_150mm"][k]["by_distance"]
+            parts.append(f"\n3DPCK@150mm (%) by camera distance (m), {name}\n")
+            parts.append(format_markdown_table(["Dist. (m)", *d],
+                                               [[name] + [100 * v for v in d.values()]], ".1f"))
+            g = result["pck3d_150mm"][k]["by_joint"]
+            parts.append(f"\n3DPCK@150mm (%) per joint, {name}\n")
+            parts.append(format_markdown_table(["joint", *g],
+                                               [[name] + [100 * v for v in g.values()]], ".1f"))
+        t = result["timing_s"]
+        parts.append(f"\nPipeline time per frame ({result['threads']} threads, plain torch): "
+                     + ", ".join(f"{k} {1000 * v:.1f} ms" for k, v in t.items())
+                     + f" -> {result['fps']:.1f} fps\n")
+    return "\n".join(parts) + "\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="loco evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="weights/demo", help="model directory")
+    p.add_argument("--source", choices=("synthetic", "jta", "bag"), default="synthetic")
+    p.add_argument("--out", default=None, help="directory for metrics.json and metrics.md")
+    p.add_argument("--frames", type=int, default=200, help="frames (synthetic: scenes)")
+    p.add_argument("--seed", type=int, default=777, help="synthetic test seed")
+    p.add_argument("--people", type=int, nargs=2, default=(1, 20))
+    p.add_argument("--distance", type=float, nargs=2, default=(2.0, 25.0))
+    p.add_argument("--focal-jitter", type=float, default=0.3)
+    p.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("W", "H"),
+                   help="synthetic source image size (default: the network input size)")
+    p.add_argument("--jta-root", default=None)
+    p.add_argument("--jta-split", default="test")
+    p.add_argument("--jta-frame-step", type=int, default=10)
+    p.add_argument("--jta-sequences", type=int, default=0, help="0 = all")
+    p.add_argument("--bag", default=None)
+    p.add_argument("--image-topic", default="/camera/image_raw")
+    p.add_argument("--info-topic", default="/camera/camera_info")
+    p.add_argument("--gt-topic", default="/people/poses3d_gt")
+    p.add_argument("--vha", action="append", default=[], metavar="LABEL=PATH[:VERSION]",
+                   help="extra VHA weights to score (same grid), repeatable")
+    p.add_argument("--no-pipeline", action="store_true", help="only the VHA round trip")
+    p.add_argument("--no-vha", action="store_true", help="skip the VHA round trip")
+    p.add_argument("--pck-edges", type=float, nargs="+", default=list(PCK_DISTANCE_EDGES_M))
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = build_parser().parse_args(argv)
+    from loco_ros.config import load_yaml
+
+    config = load_yaml(ModelConfig, Path(args.model) / "model.yaml")
+    total = None
+    if args.source == "synthetic":
+        frames = synthetic_frames(config, args.frames, args.seed, args.people, args.distance,
+                                  args.focal_jitter,
+                                  tuple(args.image_size) if args.image_size else None)
+        total = args.frames
+    elif args.source == "jta":
+        if not args.jta_root:
+            raise SystemExit("--jta-root is required with --source jta")
+        frames = jta_frames(args.jta_root, args.jta_split, args.jta_frame_step,
+                            args.jta_sequences, args.frames if args.frames else 0)
+    else:
+        if not args.bag:
+            raise SystemExit("--bag is required with --source bag")
+        frames = bag_frames(args.bag, args.image_topic, args.info_topic, args.gt_topic,
+                            args.frames)
+    extra = []
+    for spec in args.vha:
+        label, _, rest = spec.partition("=")
+        path, _, version = rest.rpartition(":") if rest.count(":") else (rest, "", "")
+        if not path:
+            path, version = rest, ""
+        extra.append((label, path, int(version) if version else config.vha.version))
+    t0 = time.time()
+    result = evaluate(args.model, frames, total, extra, not args.no_pipeline, not args.no_vha,
+                      tuple(args.pck_edges), args.threads, not args.no_progress)
+    result["source"] = {"kind": args.source, "seed": args.seed, "people": list(args.people),
+                        "distance_m": list(args.distance), "focal_jitter": args.focal_jitter}
+    result["wall_s"] = time.time() - t0
+    text = markdown(result)
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(result, indent=1, default=float))
+        (out / "metrics.md").write_text(text)
+    return result
+
+
+if __name__ == "__main__":
+    main()

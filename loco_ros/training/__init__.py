@@ -1,0 +1,1 @@
+"""Training of the LoCO networks (VHA, code predictor, pose refiner); ROS-free."""

@@ -1,0 +1,302 @@
+"""Train the Code Predictor: rendered synthetic images -> codes of the FROZEN VHA encoder.
+
+Every sample is a synthetic scene (loco_ros.synthetic) rendered at the network input size
+with its own intrinsics (focal jittered around the canonical ``grid.focal_px``); the target is
+``vha.encode(GT heatmap)`` with the heatmap rendered from the scene's 3D joints and K, so the
+depth targets follow the canonical-focal convention (codec: depth * focal_px / fx).
+
+Loss: MSE between predicted and target codes (the authors'), plus, with ``--aux-weight``, the
+foreground-weighted MSE (train_vha.weighted_mse) between the frozen decoder's output of the
+predicted code and the GT heatmap: it measures errors where they matter for the peaks
+(the code MSE treats every code value alike). The decoder pass costs about as much as the
+predictor itself on a CPU, so it is off by default.
+
+Augmentation (optional): ``--color-jitter J`` brightness / contrast / saturation factors in
+[1 - J, 1 + J] and a random channel gain; ``--scale-aug A`` resizes the image by
+s in [1 / (1 + A), 1 + A] and crops / zero-pads it back to the input size at a random offset,
+updating the intrinsics (``lifting.scale_intrinsics`` + the crop offset) before the GT
+heatmap is rendered.
+
+Data: ``--data synthetic`` (default, rendered on the fly), ``shards`` (``loco generate
+shards`` output) or ``jta`` (the JTA dataset: ``--jta-root``, images from its videos);
+images of another size are letterboxed to the network input.
+
+Validation: code MSE and the pipeline's JTA F1 (no refiner) at 0.4 / 0.8 / 1.2 m on fixed
+scenes of the validation seed; the best F1 at 0.8 m is kept as ``predictor.safetensors``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from loco_ros.codec import render_volumetric_heatmap
+from loco_ros.config import ModelConfig, load_yaml
+from loco_ros.estimator import ImageToVolume
+from loco_ros.lifting import scale_intrinsics
+from loco_ros.predictor import CodePredictor
+from loco_ros.synthetic.render import render_scene
+from loco_ros.training import common, sources
+from loco_ros.training.data import SceneRanges, draw_scene, scene_config
+from loco_ros.training.train_vha import weighted_mse
+from loco_ros.vha import VolumetricHeatmapAutoencoder
+from loco_ros.weights import load_weights
+
+NAME = "predictor"
+
+
+def color_jitter(image: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """(H, W, 3) uint8 -> uint8 with random brightness, contrast, saturation, channel gain."""
+    x = image.astype(np.float32)
+    b, c, s = rng.uniform(1.0 - amount, 1.0 + amount, 3)
+    gain = rng.uniform(1.0 - amount / 3, 1.0 + amount / 3, 3).astype(np.float32)
+    grey = x.mean(axis=2, keepdims=True)
+    x = grey + (x - grey) * s
+    x = (x - x.mean()) * c + x.mean()
+    x = x * b * gain
+    return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+
+
+def scale_crop(image: np.ndarray, K: np.ndarray, rng: np.random.Generator, amount: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Resize by s in [1/(1+amount), 1+amount], crop / zero-pad back to the same size at a
+    random offset; returns the image and its intrinsics."""
+    h, w = image.shape[:2]
+    s = float(np.exp(rng.uniform(-np.log1p(amount), np.log1p(amount))))
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else
+                         cv2.INTER_LINEAR)
+    K2 = scale_intrinsics(K, nw / w, nh / h)
+    # offset of the resized image's origin in the output (negative = cropped)
+    ox = int(rng.integers(min(0, w - nw), max(0, w - nw) + 1))
+    oy = int(rng.integers(min(0, h - nh), max(0, h - nh) + 1))
+    out = np.zeros_like(image)
+    src_x0, src_y0 = max(0, -ox), max(0, -oy)
+    dst_x0, dst_y0 = max(0, ox), max(0, oy)
+    cw = min(w - dst_x0, nw - src_x0)
+    ch = min(h - dst_y0, nh - src_y0)
+    out[dst_y0:dst_y0 + ch, dst_x0:dst_x0 + cw] = resized[src_y0:src_y0 + ch,
+                                                          src_x0:src_x0 + cw]
+    K2[0, 2] += ox
+    K2[1, 2] += oy
+    return out, K2
+
+
+def make_sample(index: int, seed: int, config: ModelConfig, scene_cfg, stream: int,
+                jitter: float, scale_aug: float) -> tuple[np.ndarray, np.ndarray]:
+    """(image (3, Hi, Wi) float32 in [0, 1], GT heatmap (K, D, H, W)) of sample ``index``."""
+    rng = common.sample_rng(seed, index, stream + 10)
+    scene = draw_scene(seed, index, scene_cfg, stream)
+    image = render_scene(scene, rng)
+    K = scene.K
+    if scale_aug > 0:
+        image, K = scale_crop(image, K, rng, scale_aug)
+    if jitter > 0:
+        image = color_jitter(image, rng, jitter)
+    heatmap = render_volumetric_heatmap(scene.joints_xyz_m, K, config.grid)
+    chw = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32) / 255.0
+    return chw, heatmap
+
+
+def letterbox_uint8(image: np.ndarray, K: np.ndarray, size_wh: tuple[int, int]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """An (H, W, 3) uint8 image letterboxed to ``size_wh`` (uint8) and its intrinsics."""
+    if (image.shape[1], image.shape[0]) == tuple(size_wh):
+        return image, np.asarray(K, np.float64)
+    from loco_ros.estimator import letterbox_image
+
+    pre = letterbox_image(image, K, size_wh)
+    out = (pre.image[0].transpose(1, 2, 0) * 255.0 + 0.5).astype(np.uint8)
+    return out, pre.K_net
+
+
+def make_source_sample(index: int, seed: int, config: ModelConfig, source, jitter: float,
+                       scale_aug: float) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`make_sample` for a shard / JTA source (loco_ros.training.sources)."""
+    rng = common.sample_rng(seed, index, 10)
+    image, K, joints = source(index)
+    grid = config.grid
+    image, K = letterbox_uint8(image, K, (grid.image_width, grid.image_height))
+    if scale_aug > 0:
+        image, K = scale_crop(image, K, rng, scale_aug)
+    if jitter > 0:
+        image = color_jitter(image, rng, jitter)
+    heatmap = render_volumetric_heatmap(joints, K, grid)
+    chw = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32) / 255.0
+    return chw, heatmap
+
+
+def collate(items):
+    images = torch.from_numpy(np.stack([i for i, _ in items]))
+    heatmaps = torch.from_numpy(np.stack([h for _, h in items]))
+    return images, heatmaps
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="loco train-predictor", description=__doc__.split("\n")[0])
+    p.add_argument("--model-config", required=True, help="ModelConfig YAML")
+    p.add_argument("--vha", required=True, help="trained VHA weights (frozen)")
+    common.add_common_args(p)
+    p.add_argument("--aux-weight", type=float, default=0.0, help="decoder-space loss weight")
+    p.add_argument("--fg-weight", type=float, default=10.0, help="foreground weight (aux)")
+    p.add_argument("--color-jitter", type=float, default=0.2)
+    p.add_argument("--scale-aug", type=float, default=0.0)
+    p.add_argument("--people", type=int, nargs=2, default=(1, 20), metavar=("MIN", "MAX"))
+    p.add_argument("--distance", type=float, nargs=2, default=(2.0, 25.0), metavar=("MIN", "MAX"))
+    p.add_argument("--focal-jitter", type=float, default=0.3)
+    p.add_argument("--val-scenes", type=int, default=32)
+    p.add_argument("--init", default=None, help="start from these predictor weights")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    sources.add_source_args(p)
+    p.set_defaults(batch_size=8, lr=1e-3, warmup=100)
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    info = common.setup_distributed(args.device, args.dist_init_method)
+    config: ModelConfig = load_yaml(ModelConfig, args.model_config)
+    grid = config.grid
+    run = common.RunDir(args.out, NAME)
+    common.seed_everything(args.seed)
+    vha = VolumetricHeatmapAutoencoder(grid, config.vha.version)
+    load_weights(vha, args.vha)
+    vha.to(info.device).eval()
+    for p in vha.parameters():
+        p.requires_grad_(False)
+    model = CodePredictor(config).to(info.device)
+    if args.init:
+        load_weights(model, args.init)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    start, best = 0, -1.0
+    if args.resume and run.has_checkpoint():
+        state = run.load(model, optimizer)
+        start = int(state["step"])
+        best = float(state["extra"].get("best", -1.0))
+    common.broadcast_module(model, info)
+    ddp = common.wrap_ddp(model, info)
+    if info.is_main:
+        run.save_config(config)
+    meta = {"trainer": NAME, "args": vars(args), "world_size": info.world_size,
+            "params": sum(p.numel() for p in model.parameters())}
+    log = common.TrainLog.resume(run.log_path, start, meta) if start else common.TrainLog(
+        run.log_path, meta)
+
+    ranges = SceneRanges(people=tuple(args.people), distance_m=tuple(args.distance),
+                         focal_jitter=args.focal_jitter)
+    scene_cfg = scene_config(grid, ranges)
+
+    source = sources.make_source(args.data, args.seed, args.shards, args.jta_root,
+                                 args.jta_split, args.jta_frame_step)
+
+    def make(index: int):
+        if source is not None:
+            return make_source_sample(index, args.seed, config, source, args.color_jitter,
+                                      args.scale_aug)
+        return make_sample(index, args.seed, config, scene_cfg, 0, args.color_jitter,
+                           args.scale_aug)
+
+    val = None
+    if info.is_main and args.val_scenes > 0:
+        from loco_ros.evaluation.pipeline import people_in_image, run_pipeline
+        from loco_ros.metrics import jta_metric
+        from loco_ros.training.data import gt_people
+
+        val_scenes = [draw_scene(args.val_seed, i, scene_cfg, 1) for i in range(args.val_scenes)]
+        val_images = [render_scene(s, common.sample_rng(args.val_seed, i, 11))
+                      for i, s in enumerate(val_scenes)]
+        val = (val_scenes, val_images)
+
+    def validate(step: int) -> float:
+        scenes, images = val
+        model.eval()
+        net = ImageToVolume(model, vha).eval()
+        frames, code_err = [], []
+        with torch.no_grad():
+            for scene, image in zip(scenes, images, strict=True):
+                out = run_pipeline(net, config, image, scene.K, None)
+                pred = people_in_image(out.people, scene.image_size, scene.K)
+                frames.append((gt_people(scene), pred, out.solitary))
+                hm = render_volumetric_heatmap(scene.joints_xyz_m, scene.K, grid)
+                target = vha.encode(torch.from_numpy(hm)[None].to(info.device))
+                x = torch.from_numpy(image.transpose(2, 0, 1).astype(np.float32) / 255.0)
+                code = model(x[None].to(info.device))
+                code_err.append(float(torch.mean((code - target) ** 2)))
+        res = jta_metric(frames)
+        rec = {"code_mse": float(np.mean(code_err))}
+        for t, r in res.items():
+            rec.update({f"f1_{t:g}": r["f1"], f"pr_{t:g}": r["pr"], f"re_{t:g}": r["re"]})
+        log.val(step=step, **rec)
+        model.train()
+        return rec["f1_0.8"]
+
+    loader = common.make_loader(make, start, args.steps, info, args.batch_size, args.workers,
+                                collate)
+    bar = tqdm(total=args.steps, initial=start, disable=args.no_progress or not info.is_main,
+               desc="train-predictor", dynamic_ncols=True)
+    t0 = time.time()
+    running, running_code = [], []
+    model.train()
+    step = start
+    for images, heatmaps in loader:
+        lr = common.schedule_lr(step, time.time() - t0, args)
+        common.set_lr(optimizer, lr)
+        images = images.to(info.device, non_blocking=True)
+        heatmaps = heatmaps.to(info.device, non_blocking=True)
+        with torch.no_grad():
+            target = vha.encode(heatmaps)
+        code = ddp(images)
+        code_loss = torch.mean((code - target) ** 2)
+        loss = code_loss
+        if args.aux_weight > 0:
+            loss = loss + args.aux_weight * weighted_mse(vha.decode(code), heatmaps,
+                                                         args.fg_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        running.append(float(loss.detach()))
+        running_code.append(float(code_loss.detach()))
+        step += 1
+        bar.update(1)
+        if step % args.log_every == 0 or step == args.steps:
+            value = common.all_reduce_mean(float(np.mean(running)), info)
+            code_value = common.all_reduce_mean(float(np.mean(running_code)), info)
+            running, running_code = [], []
+            if info.is_main:
+                log.train(step=step, loss=value, code_mse=code_value, lr=lr,
+                          time_s=time.time() - t0)
+                bar.set_postfix(loss=f"{value:.3g}", lr=f"{lr:.2g}")
+        if val is not None and (step % args.val_every == 0 or step == args.steps):
+            f1 = validate(step)
+            bar.write(f"step {step}: val F1@0.8m = {f1:.4f} (best {max(best, f1):.4f})")
+            if f1 > best:
+                best = f1
+                run.save_best(model, {"step": str(step), "val_f1_0.8": f"{f1:.6f}"})
+        out_of_time = common.any_rank(
+            args.max_minutes > 0 and (time.time() - t0) / 60 > args.max_minutes, info)
+        if step % args.ckpt_every == 0 or step == args.steps or out_of_time:
+            if info.is_main:
+                run.save(model, optimizer, step, {"best": best})
+                log.save()
+                log.plot(run.out / common.LOSS_PNG, "Code predictor training", "f1_0.8")
+        if out_of_time:
+            break
+    bar.close()
+    if info.is_main:
+        if best < 0:
+            run.save_best(model, {"step": str(step)})
+        log.set_meta(final_step=step, best_val_f1_08=best, wall_s=time.time() - t0)
+        log.save()
+        log.plot(run.out / common.LOSS_PNG, "Code predictor training", "f1_0.8")
+    common.cleanup_distributed()
+    return {"step": step, "best_f1_0.8": best, "model": model}
+
+
+if __name__ == "__main__":
+    main()
