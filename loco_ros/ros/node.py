@@ -55,12 +55,13 @@ class Frame:
 def input_qos(name: str, depth: int = 1) -> QoSProfile:
     """QoS of the image and camera_info subscriptions from the input_qos parameter.
 
-    sensor_data: best effort, keep last ``depth`` (1 for images). reliable: keep last 10 at
-    least, so that every image sent reaches the callback, which counts what it skips.
+    sensor_data: best effort, keep last ``depth`` (1 for images). reliable: keep last 30 at
+    least, so that every image sent reaches the callback (which only queues the newest for
+    the worker and counts what it skips) even when the executor thread is held up briefly.
     """
     base = {"sensor_data": qos_profile_sensor_data, "system_default": qos_profile_system_default}
     if name == "reliable":
-        depth = max(depth, 10)
+        depth = max(depth, 30)
     profile = base.get(name, QoSProfile(depth=depth))
     return QoSProfile(
         history=profile.history, depth=depth, reliability=profile.reliability,
