@@ -392,6 +392,40 @@ class TrainLog:
 # ----------------------------------------------------------------------------- misc
 
 
+@dataclass(frozen=True)
+class Plot:
+    """Title and validation metric of a trainer's loss plot."""
+
+    title: str
+    val_key: str
+
+
+def checkpoint_or_stop(run: RunDir, log: TrainLog, model: nn.Module,
+                       optimizer: torch.optim.Optimizer, step: int, best: float, args,
+                       info: DistInfo, t0: float, plot: Plot) -> bool:
+    """Checkpoint when due (every ``--ckpt-every``, last step, out of time); True = stop now.
+
+    The time budget (``--max-minutes``) is agreed on by every rank, so all stop together.
+    """
+    out_of_time = any_rank(args.max_minutes > 0 and (time.time() - t0) / 60 > args.max_minutes,
+                           info)
+    if info.is_main and (step % args.ckpt_every == 0 or step == args.steps or out_of_time):
+        run.save(model, optimizer, step, {"best": best})
+        log.save()
+        log.plot(run.out / LOSS_PNG, plot.title, plot.val_key)
+    return out_of_time
+
+
+def finish_run(run: RunDir, log: TrainLog, model: nn.Module, step: int, validated: bool,
+               t0: float, plot: Plot, **meta: Any) -> None:
+    """Ship the latest weights if no validation picked a best, then the final log and plot."""
+    if not validated:
+        run.save_best(model, {"step": str(step)})
+    log.set_meta(final_step=step, wall_s=time.time() - t0, **meta)
+    log.save()
+    log.plot(run.out / LOSS_PNG, plot.title, plot.val_key)
+
+
 def add_common_args(parser) -> None:
     """Arguments every trainer shares."""
     parser.add_argument("--out", required=True, help="run directory (checkpoints, logs)")

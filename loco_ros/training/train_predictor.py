@@ -48,6 +48,7 @@ from loco_ros.vha import VolumetricHeatmapAutoencoder
 from loco_ros.weights import load_weights
 
 NAME = "predictor"
+PLOT = common.Plot("Code predictor training", "f1_0.8")
 
 
 def color_jitter(image: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
@@ -278,22 +279,12 @@ def main(argv: list[str] | None = None) -> dict:
             if f1 > best:
                 best = f1
                 run.save_best(model, {"step": str(step), "val_f1_0.8": f"{f1:.6f}"})
-        out_of_time = common.any_rank(
-            args.max_minutes > 0 and (time.time() - t0) / 60 > args.max_minutes, info)
-        if step % args.ckpt_every == 0 or step == args.steps or out_of_time:
-            if info.is_main:
-                run.save(model, optimizer, step, {"best": best})
-                log.save()
-                log.plot(run.out / common.LOSS_PNG, "Code predictor training", "f1_0.8")
-        if out_of_time:
+        if common.checkpoint_or_stop(run, log, model, optimizer, step, best, args, info, t0,
+                                     PLOT):
             break
     bar.close()
     if info.is_main:
-        if best < 0:
-            run.save_best(model, {"step": str(step)})
-        log.set_meta(final_step=step, best_val_f1_08=best, wall_s=time.time() - t0)
-        log.save()
-        log.plot(run.out / common.LOSS_PNG, "Code predictor training", "f1_0.8")
+        common.finish_run(run, log, model, step, best >= 0, t0, PLOT, best_val_f1_08=best)
     common.cleanup_distributed()
     return {"step": step, "best_f1_0.8": best, "model": model}
 

@@ -37,6 +37,7 @@ from loco_ros.training import common
 from loco_ros.training.data import SceneRanges, draw_scene, scene_config
 
 NAME = "refiner"
+PLOT = common.Plot("Pose refiner training", "mpjpe_mm")
 LEG_JOINTS = (9, 10, 12, 13)
 
 
@@ -161,22 +162,13 @@ def main(argv: list[str] | None = None) -> dict:
             if err < best:
                 best = err
                 run.save_best(model, {"step": str(step), "val_mpjpe_mm": f"{err:.3f}"})
-        out_of_time = common.any_rank(
-            args.max_minutes > 0 and (time.time() - t0) / 60 > args.max_minutes, info)
-        if step % args.ckpt_every == 0 or step == args.steps or out_of_time:
-            if info.is_main:
-                run.save(model, optimizer, step, {"best": best})
-                log.save()
-                log.plot(run.out / common.LOSS_PNG, "Pose refiner training", "mpjpe_mm")
-        if out_of_time:
+        if common.checkpoint_or_stop(run, log, model, optimizer, step, best, args, info, t0,
+                                     PLOT):
             break
     bar.close()
     if info.is_main:
-        if not np.isfinite(best):
-            run.save_best(model, {"step": str(step)})
-        log.set_meta(final_step=step, best_val_mpjpe_mm=best, wall_s=time.time() - t0)
-        log.save()
-        log.plot(run.out / common.LOSS_PNG, "Pose refiner training", "mpjpe_mm")
+        common.finish_run(run, log, model, step, bool(np.isfinite(best)), t0, PLOT,
+                          best_val_mpjpe_mm=best)
     common.cleanup_distributed()
     return {"step": step, "best_mpjpe_mm": best, "model": model}
 
