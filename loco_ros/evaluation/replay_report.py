@@ -76,10 +76,13 @@ def summarize(data: ReplayData) -> dict:
     return {
         "frames_in_bag": len(data.truth), "frames_out": len(data.predicted),
         "frames_skipped": int(d.get("frames_skipped", 0)),
+        "frames_received": int(d.get("frames_in", 0)),
+        "rejected": {k.removeprefix("rejected_"): int(v) for k, v in d.items()
+                     if k.startswith("rejected_")},
         "people_per_frame_mean": float(np.mean(people)) if people else 0.0,
         "people_per_frame_max": max(people, default=0),
-        "latency_end_to_end_ms": (d.get("latency_end_to_end_p50_ms", "nan"),
-                                  d.get("latency_end_to_end_p95_ms", "nan")),
+        "latency_in_node_ms": (d.get("latency_in_node_p50_ms", "nan"),
+                               d.get("latency_in_node_p95_ms", "nan")),
         "latency_network_ms": (d.get("latency_network_p50_ms", "nan"),
                                d.get("latency_network_p95_ms", "nan")),
         "f1": f1,
@@ -91,13 +94,15 @@ def summarize(data: ReplayData) -> dict:
 def format_summary(summary: dict) -> str:
     """Human-readable lines of :func:`summarize`'s dict."""
     f1 = summary["f1"]
-    e2e, net = summary["latency_end_to_end_ms"], summary["latency_network_ms"]
+    in_node, net = summary["latency_in_node_ms"], summary["latency_network_ms"]
     return "\n".join([
-        f"frames: {summary['frames_in_bag']} in the bag, {summary['frames_out']} published, "
-        f"{summary['frames_skipped']} skipped while busy",
+        f"frames: {summary['frames_in_bag']} in the bag, {summary['frames_received']} received, "
+        f"{summary['frames_out']} published, {summary['frames_skipped']} skipped while busy, "
+        f"rejected {summary['rejected'] or 'none'}",
         f"people per frame: mean {summary['people_per_frame_mean']:.1f}, "
         f"max {summary['people_per_frame_max']}",
-        f"latency (ms, p50/p95): end-to-end {e2e[0]}/{e2e[1]}, network {net[0]}/{net[1]}",
+        f"latency (ms, p50/p95): image arrival to publication {in_node[0]}/{in_node[1]}, "
+        f"network {net[0]}/{net[1]}",
         "F1 vs ground truth: " + ", ".join(f"{100 * v:.1f} % at {t} m" for t, v in f1.items()),
         f"tracking: {summary['id_switches']} id switches, MOTA {100 * summary['mota']:.1f} %",
         f"backend: {summary['backend']}",
