@@ -17,6 +17,7 @@ import torch
 from loco_ros.config import ModelConfig, load_yaml
 from loco_ros.estimator import LocoEstimator
 from loco_ros.evaluation.evaluate import synthetic_frames
+from loco_ros.training.common import write_json
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -62,8 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     est.close()
     print(json.dumps(result, indent=1))
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=1))
+        write_json(args.out, result)
     return result
 
 

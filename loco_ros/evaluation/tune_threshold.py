@@ -11,7 +11,6 @@ For each candidate threshold: the VHA round-trip F1 at 1 voxel on GT heatmaps an
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from loco_ros.evaluation.pipeline import people_in_image, run_pipeline
 from loco_ros.metrics import PeakCounts, jta_metric, peak_f1
 from loco_ros.peaks import find_peaks
 from loco_ros.synthetic.render import render_scene
-from loco_ros.training.common import sample_rng
+from loco_ros.training.common import sample_rng, write_json
 from loco_ros.training.data import (
     SceneRanges,
     draw_scene,
@@ -87,8 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
         text = ", ".join(f"{k} {v:.4f}" for k, v in row.items())
         print(f"threshold {t:g} min_joints {m}: {text}", flush=True)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=1))
+        write_json(args.out, result)
     return result
 
 

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
+from tqdm import tqdm
 
 from loco_ros.config import ModelConfig, load_yaml, save_yaml
 from loco_ros.weights import load_weights, read_weights, save_weights
@@ -398,6 +399,12 @@ class Plot:
 
     title: str
     val_key: str
+
+
+def progress_bar(args, start: int, info: DistInfo, name: str) -> tqdm:
+    """The training progress bar (main rank only, off with --no-progress)."""
+    return tqdm(total=args.steps, initial=start, disable=args.no_progress or not info.is_main,
+                desc=name, dynamic_ncols=True)
 
 
 def checkpoint_or_stop(run: RunDir, log: TrainLog, model: nn.Module,

@@ -33,7 +33,6 @@ import time
 import cv2
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from loco_ros.codec import render_volumetric_heatmap
 from loco_ros.config import ModelConfig, load_yaml
@@ -239,8 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     loader = common.make_loader(make, start, args.steps, info, args.batch_size, args.workers,
                                 collate)
-    bar = tqdm(total=args.steps, initial=start, disable=args.no_progress or not info.is_main,
-               desc="train-predictor", dynamic_ncols=True)
+    bar = common.progress_bar(args, start, info, "train-predictor")
     t0 = time.time()
     running, running_code = [], []
     model.train()

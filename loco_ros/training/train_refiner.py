@@ -28,7 +28,6 @@ import time
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from loco_ros.config import ModelConfig, load_yaml
 from loco_ros.refiner import PoseRefiner, denormalise_pose, normalise_pose
@@ -131,8 +130,7 @@ def main(argv: list[str] | None = None) -> dict:
         model.train()
         return rec["mpjpe_mm"]
 
-    bar = tqdm(total=args.steps, initial=start, disable=args.no_progress or not info.is_main,
-               desc="train-refiner", dynamic_ncols=True)
+    bar = common.progress_bar(args, start, info, "train-refiner")
     t0 = time.time()
     running = []
     model.train()

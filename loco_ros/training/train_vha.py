@@ -37,7 +37,6 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from loco_ros.config import DecodeConfig, GridConfig, ModelConfig, load_yaml
 from loco_ros.metrics import PeakCounts, peak_f1
@@ -257,8 +256,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     loader = common.make_loader(make, start, args.steps, info, args.batch_size, args.workers,
                                 collate)
-    bar = tqdm(total=args.steps, initial=start, disable=args.no_progress or not info.is_main,
-               desc="train-vha", dynamic_ncols=True)
+    bar = common.progress_bar(args, start, info, "train-vha")
     t0 = time.time()
     step = start
     model.train()
