@@ -1,14 +1,10 @@
 """Random synthetic scenes: a pinhole camera above a ground plane and people standing on it.
 
-Frames
-- **World**: origin on the ground right below the camera centre, x right, y **down**
-  (gravity), z forward (horizontal); the ground is the plane y = 0 (above it y < 0). This is
-  the camera optical frame of a level camera moved down to the ground.
-- **Camera**: the optical frame of docs/CONVENTIONS.md (x right, y down, z forward, metres),
-  centre at world (0, -camera_height_m, 0), pitched down by ``pitch`` about its x axis and
-  rolled by ``roll`` about its z axis. ``X_cam = R_world_cam.T @ (X_world - position_w)``.
-- The ground plane in the camera frame is ``n . X + camera_height_m = 0`` with
-  ``n = Camera.ground_up_cam`` (unit, pointing up, away from the ground).
+The frames (world with y down and the ground at y = 0, camera optical frame) are described
+in :mod:`loco_ros.synthetic.camera`; the camera lives there, the people's colours in
+:mod:`loco_ros.synthetic.appearance` and the background and lighting in
+:mod:`loco_ros.synthetic.environment`. They are re-exported here, so
+``from loco_ros.synthetic.scene import Camera`` keeps working.
 
 :func:`sample_scene` draws everything from the caller's generator; the same generator state
 gives the same scene.
@@ -23,7 +19,30 @@ import numpy as np
 
 from loco_ros.errors import ConfigError
 from loco_ros.skeleton import NUM_JOINTS
+from loco_ros.synthetic.appearance import Appearance, sample_appearance
+from loco_ros.synthetic.camera import (
+    Camera,
+    ground_distance_range,
+    make_camera,
+    sample_camera,
+)
+from loco_ros.synthetic.environment import Environment, sample_environment
 from loco_ros.synthetic.skeletons import POSES, sample_person, yaw_matrix
+
+__all__ = [
+    "Appearance",
+    "Camera",
+    "Environment",
+    "Scene",
+    "SceneConfig",
+    "ground_distance_range",
+    "make_camera",
+    "make_scene",
+    "sample_appearance",
+    "sample_camera",
+    "sample_environment",
+    "sample_scene",
+]
 
 
 def _require(condition: bool, message: str) -> None:
@@ -93,323 +112,6 @@ class SceneConfig:
     @property
     def max_people(self) -> int:
         return int(self.people[1])
-
-
-@dataclass(frozen=True, eq=False)
-class Camera:
-    """Pinhole camera above the ground plane (see module docstring for the frames)."""
-
-    K: np.ndarray  # (3, 3) float64
-    width: int
-    height: int
-    height_m: float
-    pitch_rad: float
-    roll_rad: float
-
-    @property
-    def R_world_cam(self) -> np.ndarray:
-        """Rotation whose columns are the camera axes in the world frame."""
-        c, s = math.cos(self.pitch_rad), math.sin(self.pitch_rad)
-        pitch = np.array([[1.0, 0.0, 0.0], [0.0, c, s], [0.0, -s, c]])
-        cr, sr = math.cos(self.roll_rad), math.sin(self.roll_rad)
-        roll = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
-        return pitch @ roll
-
-    @property
-    def position_w(self) -> np.ndarray:
-        return np.array([0.0, -self.height_m, 0.0])
-
-    @property
-    def ground_up_cam(self) -> np.ndarray:
-        """Unit normal of the ground pointing up, in the camera frame."""
-        return self.R_world_cam.T @ np.array([0.0, -1.0, 0.0])
-
-    def world_to_camera(self, x_w: np.ndarray) -> np.ndarray:
-        return (np.asarray(x_w, np.float64) - self.position_w) @ self.R_world_cam
-
-    def camera_to_world(self, x_c: np.ndarray) -> np.ndarray:
-        return np.asarray(x_c, np.float64) @ self.R_world_cam.T + self.position_w
-
-    def project(self, x_c: np.ndarray) -> np.ndarray:
-        """Pixels (..., 2) of camera-frame points (..., 3); no check of z > 0."""
-        x_c = np.asarray(x_c, np.float64)
-        z = x_c[..., 2]
-        u = self.K[0, 0] * x_c[..., 0] / z + self.K[0, 2]
-        v = self.K[1, 1] * x_c[..., 1] / z + self.K[1, 2]
-        return np.stack([u, v], axis=-1)
-
-    def in_image(self, x_c: np.ndarray, min_z: float = 0.1) -> np.ndarray:
-        """True where a camera-frame point is in front (z > min_z) and inside the image."""
-        x_c = np.asarray(x_c, np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            uv = self.project(x_c)
-        return (
-            (x_c[..., 2] > min_z)
-            & (uv[..., 0] >= 0.0)
-            & (uv[..., 0] <= self.width - 1)
-            & (uv[..., 1] >= 0.0)
-            & (uv[..., 1] <= self.height - 1)
-        )
-
-
-def make_camera(
-    width: int,
-    height: int,
-    focal_px: float,
-    height_m: float,
-    pitch_deg: float = 0.0,
-    roll_deg: float = 0.0,
-    principal: tuple[float, float] | None = None,
-) -> Camera:
-    """A camera with fx = fy = ``focal_px`` (principal point at the image centre by default)."""
-    cx, cy = principal if principal is not None else ((width - 1) / 2.0, (height - 1) / 2.0)
-    K = np.array([[focal_px, 0.0, cx], [0.0, focal_px, cy], [0.0, 0.0, 1.0]])
-    return Camera(
-        K,
-        int(width),
-        int(height),
-        float(height_m),
-        math.radians(pitch_deg),
-        math.radians(roll_deg),
-    )
-
-
-def sample_camera(rng: np.random.Generator, config: SceneConfig) -> Camera:
-    """Random intrinsics and pose within ``config``."""
-    f = config.focal_px * rng.uniform(1.0 - config.focal_jitter, 1.0 + config.focal_jitter)
-    j = config.principal_jitter_px
-    cx = (config.image_width - 1) / 2.0 + rng.uniform(-j, j)
-    cy = (config.image_height - 1) / 2.0 + rng.uniform(-j, j)
-    return make_camera(
-        config.image_width,
-        config.image_height,
-        float(f),
-        float(rng.uniform(*config.camera_height_m)),
-        float(rng.uniform(*config.pitch_deg)),
-        float(rng.uniform(*config.roll_deg)),
-        principal=(float(cx), float(cy)),
-    )
-
-
-def ground_distance_range(camera: Camera, lo: float, hi: float) -> tuple[float, float]:
-    """Part of [lo, hi] (horizontal distance) where people can appear in the image."""
-    fy, cy = camera.K[1, 1], camera.K[1, 2]
-    below = camera.pitch_rad + math.atan((camera.height - 1 - cy) / fy)  # bottom-edge ray
-    above = camera.pitch_rad - math.atan(cy / fy)  # top-edge ray, positive = below horizon
-    if below > 1e-3:
-        # Feet at the bottom edge; allow cut feet (a few joints may leave the image).
-        lo = max(lo, 0.75 * camera.height_m / math.tan(min(below, 1.55)))
-    if above > 1e-3:
-        hi = min(hi, camera.height_m / math.tan(above))
-    return lo, hi
-
-
-@dataclass(frozen=True, eq=False)
-class Appearance:
-    """Per-person colours (RGB in [0, 1], float32 (P, 3)) and clothing flags (P,)."""
-
-    skin: np.ndarray
-    hair: np.ndarray
-    shirt: np.ndarray
-    trousers: np.ndarray
-    shoes: np.ndarray
-    bald: np.ndarray  # bool
-    long_sleeves: np.ndarray  # bool
-    shorts: np.ndarray  # bool
-    build: np.ndarray  # float32 limb-radius scale, ~0.85-1.25
-    prop: np.ndarray  # colour of the stool under a sitting person
-
-    def subset(self, index: np.ndarray) -> Appearance:
-        return Appearance(**{k: getattr(self, k)[index] for k in self.__dataclass_fields__})
-
-    def __len__(self) -> int:
-        return int(self.skin.shape[0])
-
-
-_SKIN = np.array(
-    [
-        [0.98, 0.85, 0.74],
-        [0.95, 0.77, 0.64],
-        [0.88, 0.68, 0.54],
-        [0.80, 0.58, 0.43],
-        [0.66, 0.46, 0.32],
-        [0.52, 0.35, 0.24],
-        [0.38, 0.25, 0.17],
-        [0.28, 0.19, 0.13],
-    ]
-)
-_HAIR = np.array(
-    [
-        [0.06, 0.05, 0.05],
-        [0.20, 0.13, 0.08],
-        [0.40, 0.27, 0.15],
-        [0.78, 0.65, 0.42],
-        [0.55, 0.25, 0.12],
-        [0.62, 0.62, 0.62],
-    ]
-)
-_TROUSERS = np.array(
-    [
-        [0.20, 0.28, 0.45],
-        [0.10, 0.12, 0.20],
-        [0.08, 0.08, 0.08],
-        [0.35, 0.35, 0.37],
-        [0.70, 0.62, 0.48],
-        [0.35, 0.25, 0.18],
-        [0.28, 0.33, 0.22],
-        [0.55, 0.62, 0.75],
-    ]
-)
-
-
-def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
-    i = np.floor(h * 6.0).astype(int) % 6
-    f = h * 6.0 - np.floor(h * 6.0)
-    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
-    table = np.stack(
-        [
-            np.stack(c, -1)
-            for c in ((v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q))
-        ]
-    )  # (6, P, 3)
-    return table[i, np.arange(len(h))]
-
-
-def sample_appearance(rng: np.random.Generator, n: int) -> Appearance:
-    """Random skin, hair, clothing colours and flags for ``n`` people."""
-    skin = _SKIN[rng.integers(0, len(_SKIN), n)] * rng.uniform(0.92, 1.06, (n, 1))
-    hair = _HAIR[rng.integers(0, len(_HAIR), n)] * rng.uniform(0.8, 1.2, (n, 1))
-    shirt = _hsv_to_rgb(rng.random(n), rng.uniform(0.0, 0.9, n) ** 0.8, rng.uniform(0.12, 0.95, n))
-    free = _hsv_to_rgb(rng.random(n), rng.uniform(0.0, 0.8, n), rng.uniform(0.1, 0.8, n))
-    trousers = np.where(
-        rng.random((n, 1)) < 0.7,
-        _TROUSERS[rng.integers(0, len(_TROUSERS), n)] * rng.uniform(0.85, 1.15, (n, 1)),
-        free,
-    )
-    shoes = np.where(
-        rng.random((n, 1)) < 0.75, rng.uniform(0.03, 0.25, (n, 1)), rng.uniform(0.6, 0.95, (n, 1))
-    ) * np.ones((1, 3))
-    f32 = np.float32
-    return Appearance(
-        skin=np.clip(skin, 0, 1).astype(f32),
-        hair=np.clip(hair, 0, 1).astype(f32),
-        shirt=np.clip(shirt, 0, 1).astype(f32),
-        trousers=np.clip(trousers, 0, 1).astype(f32),
-        shoes=np.clip(shoes, 0, 1).astype(f32),
-        bald=rng.random(n) < 0.08,
-        long_sleeves=rng.random(n) < 0.5,
-        shorts=rng.random(n) < 0.2,
-        build=rng.uniform(0.85, 1.25, n).astype(f32),
-        prop=np.clip(
-            _TROUSERS[rng.integers(0, len(_TROUSERS), n)][:, ::-1] * rng.uniform(0.6, 1.3, (n, 1)),
-            0,
-            1,
-        ).astype(f32),
-    )
-
-
-@dataclass(frozen=True, eq=False)
-class Environment:
-    """Everything the background and global lighting need (colours RGB in [0, 1]).
-
-    ``buildings`` (B, 8): x0, x1, z (world, metres), height (m), r, g, b, window spacing (m,
-    0 = plain). ``light_dir_cam``: unit vector towards the light, camera frame.
-    """
-
-    sky_top: np.ndarray
-    sky_horizon: np.ndarray
-    ground_a: np.ndarray
-    ground_b: np.ndarray
-    grout: np.ndarray
-    ground_style: int  # 0 tiles, 1 checker, 2 noise only, 3 stripes
-    tile_m: float
-    texture_amp: float
-    haze_m: float
-    buildings: np.ndarray
-    light_dir_cam: np.ndarray
-    ambient: float
-    diffuse: float
-    exposure: float
-    tint: np.ndarray
-    noise_sigma: float
-    blur: int  # passes of a 3x3 binomial blur
-    vignette: float
-
-
-def sample_environment(rng: np.random.Generator, camera: Camera) -> Environment:
-    """Random background, ground texture and lighting for ``camera``."""
-    outdoor = rng.random() < 0.75
-    if outdoor:
-        sky_top = np.array([0.25, 0.45, 0.85]) * rng.uniform(0.6, 1.15) + rng.uniform(-0.1, 0.1, 3)
-        sky_horizon = np.clip(sky_top + rng.uniform(0.15, 0.45), 0, 1)
-        if rng.random() < 0.3:  # overcast
-            grey = rng.uniform(0.55, 0.9)
-            sky_top, sky_horizon = np.full(3, grey * 0.9), np.full(3, grey)
-    else:  # indoor-like: a wall colour gradient
-        wall = _hsv_to_rgb(rng.random(1), rng.uniform(0, 0.35, 1), rng.uniform(0.35, 0.9, 1))[0]
-        sky_top, sky_horizon = wall * rng.uniform(0.6, 0.9), wall
-    base = _hsv_to_rgb(rng.random(1), rng.uniform(0.0, 0.45, 1), rng.uniform(0.2, 0.75, 1))[0]
-    ground_b = np.clip(base * rng.uniform(0.6, 1.3, 3), 0, 1)
-    # Buildings (or one far wall) as vertical facades facing the camera.
-    hfov = math.atan((camera.width / 2.0) / camera.K[0, 0])
-    rows = []
-    if outdoor:
-        for _ in range(int(rng.integers(0, 9))):
-            z = rng.uniform(30.0, 90.0)
-            half = z * math.tan(hfov) * 1.2
-            x0 = rng.uniform(-half, half)
-            w = rng.uniform(6.0, 30.0)
-            col = _hsv_to_rgb(rng.random(1), rng.uniform(0, 0.35, 1), rng.uniform(0.25, 0.85, 1))
-            rows.append(
-                [
-                    x0,
-                    x0 + w,
-                    z,
-                    rng.uniform(4.0, 40.0),
-                    *col[0],
-                    rng.choice([0.0, rng.uniform(2.5, 4.5)]),
-                ]
-            )
-    else:
-        z = rng.uniform(26.0, 45.0)
-        col = np.clip(sky_horizon * rng.uniform(0.7, 1.1), 0, 1)
-        rows.append(
-            [
-                -500.0,
-                500.0,
-                z,
-                rng.uniform(3.0, 12.0),
-                *col,
-                rng.choice([0.0, rng.uniform(2.5, 5.0)]),
-            ]
-        )
-    buildings = np.array(rows, np.float64).reshape(-1, 8)
-    buildings = buildings[np.argsort(-buildings[:, 2])]  # far first
-    # Sun/ceiling light above, from a random azimuth, in world; then into the camera frame.
-    el = math.radians(rng.uniform(20.0, 80.0))
-    az = rng.uniform(0.0, 2.0 * math.pi)
-    light_w = np.array([math.cos(el) * math.sin(az), -math.sin(el), math.cos(el) * math.cos(az)])
-    light_c = camera.R_world_cam.T @ light_w
-    return Environment(
-        sky_top=np.clip(sky_top, 0, 1).astype(np.float32),
-        sky_horizon=np.clip(sky_horizon, 0, 1).astype(np.float32),
-        ground_a=base.astype(np.float32),
-        ground_b=ground_b.astype(np.float32),
-        grout=np.clip(base * rng.uniform(0.4, 1.4), 0, 1).astype(np.float32),
-        ground_style=int(rng.integers(0, 4)),
-        tile_m=float(rng.uniform(0.3, 2.0)),
-        texture_amp=float(rng.uniform(0.03, 0.18)),
-        haze_m=float(rng.uniform(150.0, 600.0)),
-        buildings=buildings,
-        light_dir_cam=(light_c / np.linalg.norm(light_c)).astype(np.float32),
-        ambient=float(rng.uniform(0.35, 0.6)),
-        diffuse=float(rng.uniform(0.35, 0.75)),
-        exposure=float(rng.uniform(0.7, 1.25)),
-        tint=np.clip(1.0 + rng.normal(0.0, 0.05, 3), 0.85, 1.15).astype(np.float32),
-        noise_sigma=float(rng.uniform(0.003, 0.03)),
-        blur=int(rng.choice([0, 0, 0, 1, 2])),
-        vignette=float(rng.uniform(0.0, 0.25)),
-    )
 
 
 @dataclass(frozen=True, eq=False)
