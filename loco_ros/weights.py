@@ -78,10 +78,16 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
     return tensors, metadata
 
 
-def load_weights(module: nn.Module, path: str | Path) -> dict[str, str]:
-    """Load ``path`` into ``module`` (every key and shape must match); returns the metadata."""
+def load_weights(module: nn.Module, path: str | Path, prefix: str = "") -> dict[str, str]:
+    """Load ``path`` into ``module``; returns the metadata.
+
+    Every key and shape must match. With ``prefix`` (e.g. ``"backbone."``) only the tensors
+    whose names start with it are loaded, on both sides, and the rest of ``module`` is left
+    as it is: how a predictor starts from another model's backbone.
+    """
     tensors, metadata = read_weights(path)
-    expected = module.state_dict()
+    tensors = {k: v for k, v in tensors.items() if k.startswith(prefix)}
+    expected = {k: v for k, v in module.state_dict().items() if k.startswith(prefix)}
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     wrong = sorted(
@@ -90,6 +96,8 @@ def load_weights(module: nn.Module, path: str | Path) -> dict[str, str]:
         if tensors[name].shape != expected[name].shape
     )
     problems = []
+    if not expected:
+        problems.append(f"no tensors named {prefix}*")
     if missing:
         problems.append(f"missing keys: {_listed(missing)}")
     if unexpected:
@@ -101,7 +109,7 @@ def load_weights(module: nn.Module, path: str | Path) -> dict[str, str]:
             f"weights {path} do not match {type(module).__name__}: " + "; ".join(problems)
         )
     try:
-        module.load_state_dict(tensors, strict=True)
+        module.load_state_dict(tensors, strict=not prefix)
     except RuntimeError as err:
         raise WeightsError(f"cannot load weights {path}: {err}") from err
     return metadata

@@ -340,3 +340,23 @@ def test_weights_errors(tmp_path) -> None:
         load_weights(vha, tmp_path / "partial.safetensors")
     with pytest.raises(WeightsError, match="metadata"):
         save_weights(vha, tmp_path / "bad.safetensors", {"epoch": 3})  # type: ignore[dict-item]
+
+
+def test_backbone_only_load_across_vha_versions(tmp_path) -> None:
+    torch.manual_seed(0)
+    source = CodePredictor(_config(512, 288, 2, "compact"))
+    path = tmp_path / "predictor.safetensors"
+    save_weights(source, path)
+    target = CodePredictor(_config(512, 288, 1, "compact"))  # other code size: other head
+    head_before = {k: v.clone() for k, v in target.state_dict().items()
+                   if not k.startswith("backbone.")}
+    with pytest.raises(WeightsError, match="shape mismatch"):
+        load_weights(target, path)
+    load_weights(target, path, prefix="backbone.")
+    for name, value in target.state_dict().items():
+        if name.startswith("backbone."):
+            assert torch.equal(value, source.state_dict()[name]), name
+        else:
+            assert torch.equal(value, head_before[name]), name
+    with pytest.raises(WeightsError, match="no tensors named"):
+        load_weights(target, path, prefix="nothing.")

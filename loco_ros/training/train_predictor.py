@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--focal-jitter", type=float, default=0.3)
     p.add_argument("--val-scenes", type=int, default=32)
     p.add_argument("--init", default=None, help="start from these predictor weights")
+    p.add_argument("--init-backbone", default=None,
+                   help="start the backbone from these predictor weights (any VHA version)")
     p.add_argument("--weight-decay", type=float, default=0.0)
     sources.add_source_args(p)
     p.set_defaults(batch_size=8, lr=1e-3, warmup=100)
@@ -173,6 +175,8 @@ def main(argv: list[str] | None = None) -> dict:
     model = CodePredictor(config).to(info.device)
     if args.init:
         load_weights(model, args.init)
+    if args.init_backbone:
+        load_weights(model, args.init_backbone, prefix="backbone.")
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     start, best = 0, -1.0
     if args.resume and run.has_checkpoint():

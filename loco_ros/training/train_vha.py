@@ -49,7 +49,7 @@ from loco_ros.training.data import (
     heatmap_of,
     scene_config,
 )
-from loco_ros.vha import VolumetricHeatmapAutoencoder
+from loco_ros.vha import VolumetricHeatmapAutoencoder, total_stride
 
 NAME = "vha"
 PLOT = common.Plot("VHA training", "f1_1")
@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> dict:
             x0 = int(np.clip(cx - cw // 2 + rng.integers(-4, 5), 0, w - cw))
         else:
             y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        y0, x0 = y0 - y0 % 4, x0 - x0 % 4  # whole code cells (VHA v2 total stride 4)
+        cell = total_stride(config.vha.version)  # whole code cells
+        y0, x0 = y0 - y0 % cell, x0 - x0 % cell
         return np.ascontiguousarray(volume[:, :, y0:y0 + ch, x0:x0 + cw])
 
     def make(index: int) -> torch.Tensor:
