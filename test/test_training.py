@@ -173,3 +173,18 @@ def test_vha_crop_training_shares_weights_with_full_size(tiny_yaml, tmp_path) ->
         torch.testing.assert_close(a, b)
     first, last = _first_last(_log(tmp_path / "c"))
     assert np.isfinite(last)
+
+
+def test_vha_freeze_encoder_keeps_the_codes(tiny_yaml, tmp_path) -> None:
+    base = train_vha.main(["--model-config", str(tiny_yaml), "--out", str(tmp_path / "b"),
+                           "--steps", "4", "--batch-size", "2", "--val-every", "4",
+                           "--val-scenes", "1", *SCENES, *COMMON])["model"]
+    init = tmp_path / "b" / "checkpoint" / "vha.safetensors"
+    tuned = train_vha.main(["--model-config", str(tiny_yaml), "--out", str(tmp_path / "f"),
+                            "--init", str(init), "--freeze-encoder", "--crop", "8", "8",
+                            "--steps", "6", "--batch-size", "2", "--val-every", "6",
+                            "--val-scenes", "1", *SCENES, *COMMON])["model"]
+    before, after = base.state_dict(), tuned.state_dict()
+    for name in before:
+        same = torch.equal(before[name], after[name])
+        assert same == name.startswith(("enc.", "fuse.")), name

@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crop", type=int, nargs=2, default=None, metavar=("H", "W"),
                    help="train on random H x W heatmap crops (multiples of 8; centred on a "
                         "random joint 80 %% of the time) instead of whole heatmaps")
+    p.add_argument("--freeze-encoder", action="store_true",
+                   help="train the decoder only: the codes stay as they are, so a code "
+                        "predictor trained on this VHA's codes stays valid")
     sources.add_source_args(p)
     p.set_defaults(lr=5e-4)
     return p
@@ -167,7 +170,10 @@ def main(argv: list[str] | None = None) -> dict:
         from loco_ros.weights import load_weights
 
         load_weights(model, args.init)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if args.freeze_encoder:
+        for p in [*model.enc.parameters(), *model.fuse.parameters()]:
+            p.requires_grad_(False)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     start, best = 0, -1.0
     if args.resume and run.has_checkpoint():
         state = run.load(model, optimizer)
