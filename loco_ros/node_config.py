@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from loco_ros.config import _require
+from loco_ros.ground_plane import GroundPlaneConfig
 from loco_ros.tracking import TrackingConfig
 
 
@@ -29,6 +30,7 @@ class NodeConfig:
     debug_image: bool = True  # drawn only while someone subscribes
     diagnostics_period_s: float = 1.0
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    ground_plane: GroundPlaneConfig = field(default_factory=GroundPlaneConfig)
     autostart: bool = True
 
     def __post_init__(self) -> None:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import REPO_ROOT
 
-from loco_ros.config import from_dict
+from loco_ros.config import from_dict, to_dict
 from loco_ros.errors import ConfigError
 from loco_ros.node_config import NodeConfig
 
@@ -98,8 +98,7 @@ def test_launch_arguments_are_declared_and_parameters_exist(launch_tree) -> None
 def test_params_file_covers_node_config_exactly() -> None:
     params = yaml.safe_load(PARAMS_FILE.read_text())["/**"]["ros__parameters"]
     config = from_dict(NodeConfig, params)
-    defaults = _flat(from_dict(NodeConfig, {}).__dict__ | {
-        "tracking": NodeConfig().tracking.__dict__})
+    defaults = _flat(to_dict(NodeConfig()))
     assert set(_flat(params)) == set(defaults)
     assert config == NodeConfig(), "config/loco.yaml should state the defaults"
 
@@ -107,6 +106,6 @@ def test_params_file_covers_node_config_exactly() -> None:
 def test_invalid_parameters_are_named_in_the_error() -> None:
     params = _flat(yaml.safe_load(PARAMS_FILE.read_text())["/**"]["ros__parameters"])
     for name, bad in (("backend", "tensorflow"), ("input_qos", "fast"),
-                      ("tracking.min_hits", 0)):
+                      ("tracking.min_hits", 0), ("ground_plane.mode", "lidar")):
         with pytest.raises(ConfigError, match=name.split(".")[-1]):
             from_dict(NodeConfig, _unflatten({**params, name: bad}))

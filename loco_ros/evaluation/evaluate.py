@@ -1,16 +1,18 @@
 """Evaluate a trained model: VHA peak F1 (paper Table 2), the JTA metric (paper Table 3) with
 and without the refiner, MPJPE, and PandaNet's 3DPCK@150mm (by camera distance, per joint).
 
-Data sources (all yield frames of (RGB image, intrinsics K of that image, GT people
-(G, 14, 3) metres with NaN for joints that do not count)):
+Data sources (all yield :class:`EvalFrame`: RGB image, intrinsics K of that image, GT people
+(G, 14, 3) metres with NaN for joints that do not count, and the ground plane where known):
 
 - ``synthetic``: scenes drawn on the fly from ``--seed`` (loco_ros.synthetic), rendered at
   the model's input size (or ``--image-size``), focal jittered by ``--focal-jitter`` around
-  the canonical ``grid.focal_px`` (scaled to the image width);
+  the canonical ``grid.focal_px`` (scaled to the image width); the ground plane is the scene
+  camera's (height, pitch, roll);
 - ``jta``: the JTA dataset (loco_ros.data.jta): annotations under ROOT/annotations/SPLIT and
   videos under ROOT/videos/SPLIT, frames 10, 20, ..., 900 (the paper's protocol) or a subset;
 - ``bag``: a rosbag2 with images, camera info and a GT topic (loco_ros/msg/Pose3DArray,
-  default /people/poses3d_gt), matched by header stamp.
+  default /people/poses3d_gt), matched by header stamp; a ground plane only when given (a
+  fixed mount: ``--camera-height-m``, ``--pitch-deg``, ``--roll-deg``).
 
 Protocol details (see docs/training/README.md):
 
@@ -19,6 +21,9 @@ Protocol details (see docs/training/README.md):
   project outside the image (only refiner-filled joints can) are dropped, as the GT has none;
   the authors' solitary joints (unassigned candidates with confidence > 0.6) are added to
   the JTA metric's predictions.
+- Ground plane: frames with a plane are also scored after ``ground_plane.snap_people_to_ground``
+  of the refined people ("LoCO + refiner + ground plane"), the prior a calibrated robot camera
+  adds to the monocular method.
 - JTA metric: ``metrics.jta_metric`` (greedy row-then-column matching per frame, PR/RE/F1
   averaged over frames) at 0.4 / 0.8 / 1.2 m.
 - MPJPE: Hungarian person matching (``metrics.match_people_hungarian``, gate 1 m mean joint
@@ -38,6 +43,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -47,6 +53,7 @@ from loco_ros.codec import encode_joints_to_voxels, render_volumetric_heatmap
 from loco_ros.config import ModelConfig
 from loco_ros.estimator import load_model
 from loco_ros.evaluation.pipeline import people_in_image, run_pipeline
+from loco_ros.ground_plane import GroundPlane, GroundPlaneConfig, ground_plane_from_config
 from loco_ros.lifting import letterbox_intrinsics
 from loco_ros.metrics import (
     JTA_THRESHOLDS_M,
@@ -64,7 +71,17 @@ from loco_ros.skeleton import NUM_JOINTS
 from loco_ros.vha import VolumetricHeatmapAutoencoder, code_shape
 from loco_ros.weights import load_weights
 
-Frame = tuple[np.ndarray, np.ndarray, np.ndarray]  # image (H, W, 3) uint8, K (3, 3), gt
+VARIANTS = {"plain": "LoCO", "refined": "LoCO + refiner",
+            "grounded": "LoCO + refiner + ground plane"}
+
+
+class EvalFrame(NamedTuple):
+    """image (H, W, 3) uint8 RGB, K (3, 3), gt (G, 14, 3) m with NaN, ground plane or None."""
+
+    image: np.ndarray
+    K: np.ndarray
+    gt: np.ndarray
+    ground: GroundPlane | None = None
 
 
 # ----------------------------------------------------------------------------- sources
@@ -72,7 +89,7 @@ Frame = tuple[np.ndarray, np.ndarray, np.ndarray]  # image (H, W, 3) uint8, K (3
 
 def synthetic_frames(config: ModelConfig, n: int, seed: int, people=(1, 20),
                      distance=(2.0, 25.0), focal_jitter: float = 0.3,
-                     image_size: tuple[int, int] | None = None) -> Iterator[Frame]:
+                     image_size: tuple[int, int] | None = None) -> Iterator[EvalFrame]:
     """``n`` rendered synthetic frames of ``seed`` (stream 5, so never a training sample)."""
     from loco_ros.synthetic.render import render_scene
     from loco_ros.training.common import sample_rng
@@ -87,11 +104,11 @@ def synthetic_frames(config: ModelConfig, n: int, seed: int, people=(1, 20),
     for i in range(n):
         scene = draw_scene(seed, i, cfg, stream=5)
         image = render_scene(scene, sample_rng(seed, i, 15))
-        yield image, scene.K, gt_people(scene)
+        yield EvalFrame(image, scene.K, gt_people(scene), scene.camera.ground_plane)
 
 
 def jta_frames(root: str, split: str = "test", frame_step: int = 10, max_sequences: int = 0,
-               max_frames: int = 0) -> Iterator[Frame]:
+               max_frames: int = 0) -> Iterator[EvalFrame]:
     """JTA frames (paper protocol: frames 10, 20, ..., 900 of every sequence of the split)."""
     import cv2
 
@@ -114,7 +131,7 @@ def jta_frames(root: str, split: str = "test", frame_step: int = 10, max_sequenc
             if index not in wanted:
                 continue
             gt = jta.select_gt(seq.frame(index))
-            yield np.ascontiguousarray(bgr[:, :, ::-1]), jta.jta_intrinsics(), gt.xyz_m
+            yield EvalFrame(np.ascontiguousarray(bgr[:, :, ::-1]), jta.jta_intrinsics(), gt.xyz_m)
             count += 1
             if max_frames and count >= max_frames:
                 video.release()
@@ -124,8 +141,9 @@ def jta_frames(root: str, split: str = "test", frame_step: int = 10, max_sequenc
 
 def bag_frames(path: str, image_topic: str = "/camera/image_raw",
                info_topic: str = "/camera/camera_info", gt_topic: str = "/people/poses3d_gt",
-               max_frames: int = 0) -> Iterator[Frame]:
-    """Frames of a rosbag2: images with the camera info and GT of the same header stamp."""
+               max_frames: int = 0, ground: GroundPlane | None = None) -> Iterator[EvalFrame]:
+    """Frames of a rosbag2: images with the camera info and GT of the same header stamp
+    (``ground``: the plane of a fixed camera mount, given to every frame)."""
     from loco_ros.bags.messages import (
         camera_info_to_K,
         image_msg_to_rgb,
@@ -165,7 +183,7 @@ def bag_frames(path: str, image_topic: str = "/camera/image_raw",
         image = images[stamp]
         gt = gts[stamp]
         h, w = image.shape[:2]
-        yield image, K, _in_image(gt, K, w, h)
+        yield EvalFrame(image, K, _in_image(gt, K, w, h), ground)
         count += 1
         if max_frames and count >= max_frames:
             return
@@ -209,7 +227,7 @@ def _finite_or_empty(x: np.ndarray) -> np.ndarray:
 
 def evaluate(
     model_dir: str | Path,
-    frames: Iterator[Frame],
+    frames: Iterator[EvalFrame],
     total: int | None = None,
     extra_vhas: list[tuple[str, str, int]] = (),
     pipeline: bool = True,
@@ -217,6 +235,7 @@ def evaluate(
     pck_edges: tuple[float, ...] = PCK_DISTANCE_EDGES_M,
     threads: int = 2,
     progress: bool = True,
+    use_ground: bool = True,
 ) -> dict:
     """All metrics over ``frames``; returns a JSON-able dict (see the module docstring)."""
     torch.set_num_threads(threads)
@@ -231,13 +250,14 @@ def evaluate(
             load_weights(m, path)
             entries.append(VhaEntry(label, m.eval(), grid))
     peak_cfg = replace(config.decode, subvoxel=False)
-    jta_plain, jta_ref = [], []
-    mpjpe_err = {"plain": [], "refined": []}
-    mpjpe_hip = {"plain": [], "refined": []}
-    pck = {"plain": PckCounts.zero(pck_edges), "refined": PckCounts.zero(pck_edges)}
+    jta_frames_of = {k: [] for k in VARIANTS}
+    mpjpe_err = {k: [] for k in VARIANTS}
+    mpjpe_hip = {k: [] for k in VARIANTS}
+    pck = {k: PckCounts.zero(pck_edges) for k in VARIANTS}
     times: list[dict[str, float]] = []
     n_frames = n_gt_people = 0
-    for image, K, gt in tqdm(frames, total=total, disable=not progress, desc="evaluate"):
+    for image, K, gt, ground in tqdm(frames, total=total, disable=not progress,
+                                     desc="evaluate"):
         gt = _finite_or_empty(gt)
         n_frames += 1
         n_gt_people += int(np.isfinite(gt).all(-1).any(-1).sum())
@@ -257,14 +277,15 @@ def evaluate(
                         e.counts[t] = e.counts[t] + peak_f1(gt_vox, peaks, t)
         if not pipeline:
             continue
-        out = run_pipeline(network, config, image, K, refiner)
+        out = run_pipeline(network, config, image, K, refiner, ground if use_ground else None)
         times.append(out.timings_s)
         wh = (image.shape[1], image.shape[0])
-        for key, people in (("plain", out.people), ("refined", out.refined)):
+        for key, people in (("plain", out.people), ("refined", out.refined),
+                            ("grounded", out.grounded)):
             if people is None:
                 continue
             pred = people_in_image(people, wh, K)
-            (jta_plain if key == "plain" else jta_ref).append((gt, pred, out.solitary))
+            jta_frames_of[key].append((gt, pred, out.solitary))
             pairs = match_people_hungarian(gt, pred, 1.0)
             if len(pairs):
                 for store, align in ((mpjpe_err, "absolute"), (mpjpe_hip, "hips")):
@@ -289,8 +310,9 @@ def evaluate(
         ]
     if pipeline and n_frames:
         result["jta"] = {}
-        for key, frames_list in (("plain", jta_plain), ("refined", jta_ref)):
-            if not frames_list:
+        for key, frames_list in jta_frames_of.items():
+            # Scored only when every frame had a plane, so the rows average the same frames.
+            if not frames_list or len(frames_list) != n_frames:
                 continue
             res = jta_metric(frames_list, JTA_THRESHOLDS_M)
             result["jta"][key] = {f"{t:g}": r for t, r in res.items()}
@@ -335,7 +357,7 @@ def markdown(result: dict) -> str:
         header = ["pipeline"] + [f"{m}@{t}m" for t in ("0.4", "0.8", "1.2")
                                  for m in ("PR", "RE", "F1")]
         rows = []
-        for key, name in (("plain", "LoCO"), ("refined", "LoCO + refiner")):
+        for key, name in VARIANTS.items():
             if key not in result["jta"]:
                 continue
             r = result["jta"][key]
@@ -346,12 +368,11 @@ def markdown(result: dict) -> str:
         parts.append(format_markdown_table(header, rows))
         rows = [[name, result["mpjpe_mm"][k]["absolute"], result["mpjpe_mm"][k]["hips_aligned"],
                  result["mpjpe_mm"][k]["joints"]]
-                for k, name in (("plain", "LoCO"), ("refined", "LoCO + refiner"))
-                if k in result["mpjpe_mm"]]
+                for k, name in VARIANTS.items() if k in result["mpjpe_mm"]]
         parts.append("\nMPJPE (mm) after Hungarian person matching\n")
         parts.append(format_markdown_table(["pipeline", "absolute", "hip-aligned", "joints"],
                                            rows, ".0f"))
-        for k, name in (("plain", "LoCO"), ("refined", "LoCO + refiner")):
+        for k, name in VARIANTS.items():
             if k not in result["pck3d_150mm"]:
                 continue
             d = result["pck3d_150mm"][k]["by_distance"]
@@ -389,6 +410,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-topic", default="/camera/image_raw")
     p.add_argument("--info-topic", default="/camera/camera_info")
     p.add_argument("--gt-topic", default="/people/poses3d_gt")
+    p.add_argument("--camera-height-m", type=float, default=0.0,
+                   help="bag source: a fixed camera mount this high above flat ground gives "
+                        "the ground plane (with --pitch-deg, --roll-deg); 0 = none")
+    p.add_argument("--pitch-deg", type=float, default=0.0, help="camera pitched down (deg)")
+    p.add_argument("--roll-deg", type=float, default=0.0, help="camera roll (deg)")
+    p.add_argument("--no-ground-plane", action="store_true",
+                   help="do not score the ground-plane variant")
     p.add_argument("--vha", action="append", default=[], metavar="LABEL=PATH[:VERSION]",
                    help="extra VHA weights to score (same grid), repeatable")
     p.add_argument("--no-pipeline", action="store_true", help="only the VHA round trip")
@@ -418,8 +446,12 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         if not args.bag:
             raise SystemExit("--bag is required with --source bag")
+        ground = None
+        if args.camera_height_m > 0:
+            ground = ground_plane_from_config(GroundPlaneConfig(
+                "fixed", args.camera_height_m, args.pitch_deg, args.roll_deg))
         frames = bag_frames(args.bag, args.image_topic, args.info_topic, args.gt_topic,
-                            args.frames)
+                            args.frames, ground)
     extra = []
     for spec in args.vha:
         label, _, rest = spec.partition("=")
@@ -429,7 +461,8 @@ def main(argv: list[str] | None = None) -> dict:
         extra.append((label, path, int(version) if version else config.vha.version))
     t0 = time.time()
     result = evaluate(args.model, frames, total, extra, not args.no_pipeline, not args.no_vha,
-                      tuple(args.pck_edges), args.threads, not args.no_progress)
+                      tuple(args.pck_edges), args.threads, not args.no_progress,
+                      not args.no_ground_plane)
     result["source"] = {"kind": args.source, "seed": args.seed, "people": list(args.people),
                         "distance_m": list(args.distance), "focal_jitter": args.focal_jitter}
     result["wall_s"] = time.time() - t0

@@ -17,6 +17,7 @@ import torch
 from loco_ros.association import associate_people, unassigned_candidates
 from loco_ros.config import ModelConfig
 from loco_ros.estimator import ImageToVolume, letterbox_image
+from loco_ros.ground_plane import GroundPlane, GroundPlaneConfig, snap_people_to_ground
 from loco_ros.lifting import peaks_to_candidates
 from loco_ros.peaks import find_peaks
 from loco_ros.refiner import PoseRefiner, refine_people
@@ -25,12 +26,14 @@ from loco_ros.types import Candidates, People
 
 @dataclass
 class PipelineOutput:
-    """People without / with the refiner, solitary joints, timings (s) per stage."""
+    """People without / with the refiner, then on the ground plane (refined if a refiner
+    ran), solitary joints, timings (s) per stage."""
 
     people: People
     refined: People | None
     solitary: Candidates
     timings_s: dict[str, float] = field(default_factory=dict)
+    grounded: People | None = None
 
 
 def run_pipeline(
@@ -39,8 +42,11 @@ def run_pipeline(
     image_rgb: np.ndarray,
     K: np.ndarray,
     refiner: PoseRefiner | None = None,
+    ground: GroundPlane | None = None,
+    ground_config: GroundPlaneConfig | None = None,
 ) -> PipelineOutput:
-    """People in one (H, W, 3) uint8 RGB image with intrinsics K (3, 3) of that image."""
+    """People in one (H, W, 3) uint8 RGB image with intrinsics K (3, 3) of that image; with
+    a ``ground`` plane also the people snapped onto it (``ground_plane``)."""
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     pre = letterbox_image(image_rgb, K, (config.grid.image_width, config.grid.image_height))
@@ -57,9 +63,16 @@ def run_pipeline(
     t4 = time.perf_counter()
     refined = refine_people(refiner, people, np.asarray(K)) if refiner is not None else None
     t5 = time.perf_counter()
+    grounded = None
+    if ground is not None:
+        ground_config = ground_config or GroundPlaneConfig()
+        grounded = snap_people_to_ground(refined if refined is not None else people, ground,
+                                         ground_config.ankle_height_m,
+                                         ground_config.max_depth_change)
+    t6 = time.perf_counter()
     t.update(preprocess=t1 - t0, network=t2 - t1, peaks=t3 - t2, lifting_association=t4 - t3,
-             refiner=t5 - t4, total=t5 - t0)
-    return PipelineOutput(people, refined, unassigned_candidates(cand, people), t)
+             refiner=t5 - t4, ground_plane=t6 - t5, total=t6 - t0)
+    return PipelineOutput(people, refined, unassigned_candidates(cand, people), t, grounded)
 
 
 def people_in_image(people: People, size_wh: tuple[int, int], K: np.ndarray) -> np.ndarray:

@@ -39,9 +39,9 @@ def main(argv: list[str] | None = None) -> dict:
     est.open()
     totals, stages = [], {}
     people = []
-    for i, (image, K, _) in enumerate(frames):
+    for i, frame in enumerate(frames):
         t0 = time.perf_counter()
-        res = est.estimate(image, K)
+        res = est.estimate(frame.image, frame.K)
         dt = time.perf_counter() - t0
         if i < args.warmup:
             continue

@@ -26,6 +26,7 @@ from visualization_msgs.msg import MarkerArray
 
 from loco_ros.errors import InputError, LocoError
 from loco_ros.estimator import LocoEstimator
+from loco_ros.ground_plane import snap_people_to_ground
 from loco_ros.image_input import check_image_layout, image_to_rgb
 from loco_ros.intrinsics import CameraModel, IntrinsicsSource
 from loco_ros.latest_frame import LatestFrameSlot
@@ -33,6 +34,7 @@ from loco_ros.msg import Pose3DArray
 from loco_ros.node_config import NodeConfig
 from loco_ros.ros.conversions import people_to_msg
 from loco_ros.ros.diagnostics import build_diagnostics
+from loco_ros.ros.ground import GroundPlaneSource
 from loco_ros.ros.markers import people_to_markers
 from loco_ros.ros.params import declare_config_parameters, read_config
 from loco_ros.runtime_stats import RuntimeStats
@@ -87,6 +89,7 @@ class LocoNode(LifecycleNode):
         self._config: NodeConfig | None = None
         self._estimator: LocoEstimator | None = None
         self._tracker: PersonTracker | None = None
+        self._ground: GroundPlaneSource | None = None
         self._intrinsics: IntrinsicsSource | None = None
         self._worker: threading.Thread | None = None
         self._running = threading.Event()
@@ -103,6 +106,7 @@ class LocoNode(LifecycleNode):
                 config.model_dir or None, backend=config.backend, device=config.device,
                 precision=config.precision, engine_cache_dir=config.engine_cache_dir or None,
             )
+            self._ground = GroundPlaneSource(self, config.ground_plane)
         except LocoError as err:
             self.get_logger().error(f"configure failed: {err}")
             return TransitionCallbackReturn.FAILURE
@@ -172,6 +176,7 @@ class LocoNode(LifecycleNode):
         if self._estimator is not None:
             self._estimator.close()
         self._estimator = None
+        self._ground = None  # drops the TF listener's subscriptions
 
     def _stop_worker(self) -> None:
         self._running.clear()
@@ -244,7 +249,9 @@ class LocoNode(LifecycleNode):
                            bool(msg.is_bigendian), bytes(msg.data), config.max_image_pixels)
         self._stats.record_latency("decode_image", time.perf_counter() - t0)
         result = self._estimator.estimate(rgb, K)
-        people = result.people
+        t_ground = time.perf_counter()
+        people = self._on_ground(result.people, msg.header)
+        self._stats.record_latency("ground_plane", time.perf_counter() - t_ground)
         people = self._tracker.update(people, frame.stamp_ns * 1e-9)
         t1 = time.perf_counter()
         self._poses_pub.publish(people_to_msg(people, msg.header))
@@ -262,6 +269,22 @@ class LocoNode(LifecycleNode):
         self._stats.count("frames_out")
         self._stats.count("people_out", len(people))
 
+    def _on_ground(self, people, header: Header):
+        """People slid along their rays onto the ground plane, when the plane is known; when
+        TF cannot give it they keep the network's depth (counted, logged)."""
+        try:
+            plane = self._ground.plane_for(header)
+        except InputError as err:
+            self._stats.count("ground_plane_unavailable")
+            self.get_logger().warn(f"ground plane unavailable, depth from the image only: {err}",
+                                   throttle_duration_sec=THROTTLE_S)
+            return people
+        if plane is None:
+            return people
+        config = self._config.ground_plane
+        return snap_people_to_ground(people, plane, config.ankle_height_m,
+                                     config.max_depth_change)
+
     @staticmethod
     def _debug_image(rgb: np.ndarray, people, header: Header) -> Image:
         canvas = draw_people_2d(rgb, people)
@@ -277,6 +300,7 @@ class LocoNode(LifecycleNode):
                 self._intrinsics and (self._intrinsics.has_camera_info
                                       or self._config.has_fallback_intrinsics)),
             "camera_info_mode": self._config.camera_info_mode,
+            "ground_plane": self._config.ground_plane.mode,
         }
         header = Header(stamp=self.get_clock().now().to_msg())
         self._diagnostics_pub.publish(build_diagnostics(

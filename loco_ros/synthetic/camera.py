@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from loco_ros.ground_plane import GroundPlane
+
 if TYPE_CHECKING:  # only for the annotation: scene.py imports this module
     from loco_ros.synthetic.scene import SceneConfig
 
@@ -54,6 +56,11 @@ class Camera:
     def ground_up_cam(self) -> np.ndarray:
         """Unit normal of the ground pointing up, in the camera frame."""
         return self.R_world_cam.T @ np.array([0.0, -1.0, 0.0])
+
+    @property
+    def ground_plane(self) -> GroundPlane:
+        """The ground as the pose pipeline's ground-plane prior sees it."""
+        return GroundPlane(self.ground_up_cam, self.height_m)
 
     def world_to_camera(self, x_w: np.ndarray) -> np.ndarray:
         return (np.asarray(x_w, np.float64) - self.position_w) @ self.R_world_cam

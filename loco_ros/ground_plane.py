@@ -1,0 +1,138 @@
+"""The ground plane prior: people stand on the ground, so a calibrated camera gives their depth.
+
+One camera cannot tell a tall person far away from a short one nearby: depth from apparent
+size alone carries the spread of human stature (about 8 % here, so 1.6 m at 20 m). A robot
+usually knows where its camera is above the floor (its URDF / TF, or a fixed mount). Then the
+ray through a person's standing ankle meets the ground at one known point, and the whole
+person can be slid along the camera rays to stand there: the image positions stay exactly as
+detected, only the distance changes.
+
+Conventions: camera optical frame (x right, y down, z forward, metres). The ground plane is
+``up_cam . X + camera_height_m = 0``: ``up_cam`` is the unit normal pointing up (away from
+the ground) and ``up_cam . X + camera_height_m`` is the height of a point X above the ground.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from loco_ros.config import _require
+from loco_ros.skeleton import JOINT_INDEX
+from loco_ros.types import People
+
+ANKLES = (JOINT_INDEX["right_ankle"], JOINT_INDEX["left_ankle"])
+
+
+@dataclass(frozen=True)
+class GroundPlaneConfig:
+    """Where the ground plane comes from and how people are put on it.
+
+    mode: ``off``; ``fixed``: a camera mounted ``camera_height_m`` above flat ground, pitched
+    down by ``pitch_deg`` and rolled by ``roll_deg`` (clockwise in the image); ``tf``: the
+    transform from the image's frame to ``ground_frame``, a frame whose z = 0 plane is the
+    ground with z up (``base_footprint`` on most robots), looked up at the image stamp.
+    ``ankle_height_m``: height of the ankle joint above the ground when standing.
+    ``max_depth_change``: a correction that would change a person's distance by more than this
+    fraction is not made (the person is on stairs, a platform, or the ankle is wrong).
+    """
+
+    mode: str = "off"
+    camera_height_m: float = 0.0
+    pitch_deg: float = 0.0
+    roll_deg: float = 0.0
+    ground_frame: str = "base_footprint"
+    ankle_height_m: float = 0.07
+    max_depth_change: float = 0.5
+
+    def __post_init__(self) -> None:
+        _require(self.mode in ("off", "fixed", "tf"),
+                 f"ground_plane.mode must be off|fixed|tf, not {self.mode!r}")
+        if self.mode == "fixed":
+            _require(self.camera_height_m > 0.0 and math.isfinite(self.camera_height_m),
+                     "ground_plane.camera_height_m must be > 0 with mode fixed")
+        _require(-89.0 <= self.pitch_deg <= 89.0, "ground_plane.pitch_deg must be in [-89, 89]")
+        _require(-89.0 <= self.roll_deg <= 89.0, "ground_plane.roll_deg must be in [-89, 89]")
+        _require(self.mode != "tf" or bool(self.ground_frame),
+                 "ground_plane.ground_frame must be set with mode tf")
+        _require(0.0 <= self.ankle_height_m < 0.5,
+                 "ground_plane.ankle_height_m must be in [0, 0.5)")
+        _require(0.0 < self.max_depth_change <= 10.0,
+                 "ground_plane.max_depth_change must be in (0, 10]")
+
+
+@dataclass(frozen=True)
+class GroundPlane:
+    """The ground in the camera optical frame: up_cam (3,) unit normal, camera_height_m > 0."""
+
+    up_cam: np.ndarray
+    camera_height_m: float
+
+    def height_above_m(self, xyz_m: np.ndarray) -> np.ndarray:
+        """Height (...) in metres above the ground of camera-frame points (..., 3)."""
+        return np.asarray(xyz_m, np.float64) @ self.up_cam + self.camera_height_m
+
+
+def ground_plane_from_angles(camera_height_m: float, pitch_rad: float,
+                             roll_rad: float = 0.0) -> GroundPlane:
+    """The plane seen by a camera ``camera_height_m`` above the ground, pitched down by
+    ``pitch_rad`` about its x axis, then rolled by ``roll_rad`` about its z axis."""
+    cp, sp = math.cos(pitch_rad), math.sin(pitch_rad)
+    cr, sr = math.cos(roll_rad), math.sin(roll_rad)
+    pitch = np.array([[1.0, 0.0, 0.0], [0.0, cp, sp], [0.0, -sp, cp]])
+    roll = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
+    up_level = np.array([0.0, -1.0, 0.0])  # "up" for a level camera, y down
+    return GroundPlane((pitch @ roll).T @ up_level, float(camera_height_m))
+
+
+def ground_plane_from_config(config: GroundPlaneConfig) -> GroundPlane:
+    """The plane of a ``fixed`` mount (ValueError for other modes)."""
+    if config.mode != "fixed":
+        raise ValueError(f"ground_plane.mode {config.mode!r} has no fixed plane")
+    return ground_plane_from_angles(config.camera_height_m, math.radians(config.pitch_deg),
+                                    math.radians(config.roll_deg))
+
+
+def ground_plane_from_transform(rotation_ground_cam: np.ndarray,
+                                translation_ground_cam_m: np.ndarray) -> GroundPlane:
+    """The plane z = 0 of a ground frame (z up), from the camera's pose in that frame.
+
+    rotation_ground_cam: (3, 3) whose columns are the camera axes in the ground frame;
+    translation_ground_cam_m: (3,) camera origin in the ground frame (its z is the height).
+    ValueError if the camera is not above the ground.
+    """
+    R = np.asarray(rotation_ground_cam, np.float64).reshape(3, 3)
+    t = np.asarray(translation_ground_cam_m, np.float64).reshape(3)
+    if not (np.isfinite(R).all() and np.isfinite(t).all()) or t[2] <= 0.0:
+        raise ValueError(f"camera is not above the ground plane (height {t[2]:.3f} m)")
+    return GroundPlane(R.T @ np.array([0.0, 0.0, 1.0]), float(t[2]))
+
+
+def snap_people_to_ground(people: People, plane: GroundPlane, ankle_height_m: float = 0.07,
+                          max_depth_change: float = 0.5) -> People:
+    """Slide each person along the camera rays so that its standing ankle is on the ground.
+
+    The anchors are the person's detected ankles (heatmap peaks), or where it has none its
+    refiner-filled ankles (the refiner's guess of where the unseen feet are). For every anchor
+    the scale s that puts it ``ankle_height_m`` above ``plane`` is computed; the smaller s
+    belongs to the foot on the ground (a lifted foot looks farther). All joints of the person
+    are multiplied by that s, so their pixels do not move. People without an ankle, with
+    ankles on rays that do not meet the ground, or whose s is outside [1 - max_depth_change,
+    1 + max_depth_change], are returned unchanged. Shapes as in :class:`People`.
+    """
+    xyz = people.xyz_m.astype(np.float64)
+    ankles = xyz[:, ANKLES]  # (P, 2, 3)
+    below = ankles @ plane.up_cam  # (P, 2): < 0 where the ray goes down towards the ground
+    usable = np.isfinite(below) & (below < -1e-6)
+    detected = people.detected[:, ANKLES] & usable
+    ok = np.where(detected.any(axis=1, keepdims=True), detected, usable)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(ok, (ankle_height_m - plane.camera_height_m) / below, np.inf)
+    s = scale.min(axis=1)  # (P,)
+    use = np.isfinite(s) & (np.abs(s - 1.0) <= max_depth_change)
+    if not use.any():
+        return people
+    xyz[use] *= s[use, None, None]
+    return replace(people, xyz_m=xyz.astype(people.xyz_m.dtype))
