@@ -87,6 +87,13 @@ def ground_plane_from_angles(camera_height_m: float, pitch_rad: float,
     return GroundPlane((pitch @ roll).T @ up_level, float(camera_height_m))
 
 
+def angles_of_plane(plane: GroundPlane) -> tuple[float, float]:
+    """(pitch_rad, roll_rad) of :func:`ground_plane_from_angles` that give ``plane``."""
+    up = plane.up_cam / np.linalg.norm(plane.up_cam)
+    pitch = math.asin(float(np.clip(-up[2], -1.0, 1.0)))
+    return pitch, math.atan2(-float(up[0]), -float(up[1]))
+
+
 def ground_plane_from_config(config: GroundPlaneConfig) -> GroundPlane:
     """The plane of a ``fixed`` mount (ValueError for other modes)."""
     if config.mode != "fixed":

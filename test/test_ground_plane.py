@@ -129,3 +129,13 @@ def test_config_is_validated() -> None:
     # up is mostly -y; looking down, "up" points behind the optical axis (z < 0)
     np.testing.assert_allclose(plane.up_cam, [0.0, -math.cos(0.349066), -math.sin(0.349066)],
                                atol=1e-6)
+
+
+def test_angles_of_a_plane_give_it_back() -> None:
+    from loco_ros.ground_plane import angles_of_plane
+
+    for pitch_deg, roll_deg in ((0.0, 0.0), (12.0, -3.0), (-8.0, 25.0), (60.0, 1.0)):
+        plane = ground_plane_from_angles(1.7, math.radians(pitch_deg), math.radians(roll_deg))
+        pitch, roll = angles_of_plane(plane)
+        assert math.degrees(pitch) == pytest.approx(pitch_deg, abs=1e-9)
+        assert math.degrees(roll) == pytest.approx(roll_deg, abs=1e-9)

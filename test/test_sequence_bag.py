@@ -36,6 +36,9 @@ def test_scene_bag_holds_images_intrinsics_and_ground_truth(tmp_path) -> None:
     with Reader(tmp_path / "bag") as reader:
         for connection, stamp, raw in reader.messages():
             msg = store.deserialize_cdr(raw, connection.msgtype)
+            if connection.topic == "/tf_static":  # its stamps are in the transforms
+                assert msg.transforms[0].child_frame_id == "camera_optical_frame"
+                continue
             assert msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec == stamp
             seen[connection.topic].append(msg)
     assert [len(v) for v in seen.values()] == [3, 3, 3]
@@ -46,3 +49,37 @@ def test_scene_bag_holds_images_intrinsics_and_ground_truth(tmp_path) -> None:
         np.testing.assert_allclose(truth.xyz_m, scene.joints_xyz_m, atol=1e-6)
         np.testing.assert_array_equal(truth.detected, scene.visible)
         assert truth.track_id == ids
+
+
+def test_fixed_camera_bag_carries_its_mount_in_tf_static(tmp_path) -> None:
+    """A sequence (one camera) gets /tf_static base_footprint -> camera; reading it back
+    gives the scene's own ground plane. Scenes with different cameras get none."""
+    from loco_ros.bags.transforms import ground_plane_from_bag
+    from loco_ros.synthetic.scene import SceneConfig, sample_scene
+
+    scenes, ids = walking_sequence(5, replace(SequenceConfig(), frames=2, people=(1, 2)))
+    path = write_scene_bag(tmp_path / "seq", scenes, ids)
+    plane = ground_plane_from_bag(path, IMAGE_TOPIC)
+    assert plane is not None
+    np.testing.assert_allclose(plane.up_cam, scenes[0].camera.ground_up_cam, atol=1e-9)
+    assert plane.camera_height_m == scenes[0].camera.height_m
+    rng = np.random.default_rng(0)
+    mixed = [sample_scene(rng, SceneConfig(people=(1, 2))) for _ in range(2)]
+    assert ground_plane_from_bag(write_scene_bag(tmp_path / "mixed", mixed)) is None
+
+
+def test_transform_chains_compose() -> None:
+    """base_footprint -> base_link -> camera_optical: the composed transform maps a point
+    of the camera frame like the two steps do."""
+    from scipy.spatial.transform import Rotation
+
+    from loco_ros.bags.transforms import chain_transform
+
+    R1 = Rotation.from_euler("z", 0.3).as_matrix()
+    R2 = Rotation.from_euler("xyz", [-1.4, 0.2, -1.6]).as_matrix()
+    t1, t2 = np.array([0.5, 0.0, 0.3]), np.array([0.1, -0.2, 1.1])
+    tree = {"base_link": ("base_footprint", (R1, t1)), "camera_optical": ("base_link", (R2, t2))}
+    R, t = chain_transform(tree, "base_footprint", "camera_optical")
+    x = np.array([0.3, -0.4, 5.0])
+    np.testing.assert_allclose(R @ x + t, R1 @ (R2 @ x + t2) + t1, atol=1e-12)
+    assert chain_transform(tree, "map", "camera_optical") is None

@@ -21,7 +21,8 @@ class PoseMessageClasses(NamedTuple):
     array: Any
 
 
-def _header(stamp_ns: int, frame_id: str) -> Any:
+def header_msg(stamp_ns: int, frame_id: str) -> Any:
+    """std_msgs/Header of a stamp (ns) and frame."""
     types = loco_typestore().types
     stamp = types["builtin_interfaces/msg/Time"](
         sec=int(stamp_ns // 1_000_000_000), nanosec=int(stamp_ns % 1_000_000_000)
@@ -38,7 +39,7 @@ def rgb_image_msg(image_rgb: np.ndarray, stamp_ns: int, frame_id: str) -> Any:
     """sensor_msgs/Image (rgb8) from an (H, W, 3) uint8 RGB array."""
     height, width = image_rgb.shape[:2]
     return loco_typestore().types[IMAGE](
-        header=_header(stamp_ns, frame_id), height=height, width=width, encoding="rgb8",
+        header=header_msg(stamp_ns, frame_id), height=height, width=width, encoding="rgb8",
         is_bigendian=0, step=width * 3,
         data=np.ascontiguousarray(image_rgb, dtype=np.uint8).reshape(-1),
     )
@@ -59,7 +60,7 @@ def camera_info_msg(K: np.ndarray, width: int, height: int, stamp_ns: int, frame
         x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
     )
     return types[CAMERA_INFO](
-        header=_header(stamp_ns, frame_id), height=height, width=width,
+        header=header_msg(stamp_ns, frame_id), height=height, width=width,
         distortion_model="plumb_bob", d=np.zeros(5), k=K.reshape(-1), r=np.eye(3).reshape(-1),
         p=projection.reshape(-1), binning_x=0, binning_y=0, roi=roi,
     )
@@ -97,7 +98,7 @@ def pose_array_msg(people: People, stamp_ns: int, frame_id: str) -> Any:
         point=types["geometry_msgs/msg/Point"], joint=types["loco_ros/msg/Joint3D"],
         person=types["loco_ros/msg/Person3D"], array=types[POSE3D_ARRAY],
     )
-    return build_pose_array(people, _header(stamp_ns, frame_id), classes)
+    return build_pose_array(people, header_msg(stamp_ns, frame_id), classes)
 
 
 def pose_array_to_people(msg: Any) -> People:

@@ -80,7 +80,12 @@ def select_connections(reader: Reader, topics: Sequence[str] = ()) -> list[Conne
 def read_messages(
     reader: Reader, connections: Sequence[Connection], start_ns: int | None = None
 ) -> Iterator[tuple[Connection, int, bytes]]:
-    """(connection, bag time ns, raw CDR) in time order from ``start_ns``; BagError if corrupt."""
+    """(connection, bag time ns, raw CDR) in time order from ``start_ns``; BagError if corrupt.
+
+    No connections, no messages (rosbags would read every topic).
+    """
+    if not connections:
+        return
     try:
         yield from reader.messages(connections=connections, start=start_ns)
     except Exception as err:  # noqa: BLE001 - a truncated file surfaces only while reading

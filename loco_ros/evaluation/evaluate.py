@@ -427,6 +427,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def bag_ground_plane(args: argparse.Namespace) -> GroundPlane | None:
+    """The ground plane of a bag source: a fixed mount from the arguments, else the bag's
+    /tf_static (base_footprint -> the images' frame), else None."""
+    if args.camera_height_m > 0:
+        return ground_plane_from_config(GroundPlaneConfig(
+            "fixed", args.camera_height_m, args.pitch_deg, args.roll_deg))
+    from loco_ros.bags.transforms import ground_plane_from_bag
+
+    return ground_plane_from_bag(args.bag, args.image_topic)
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     from loco_ros.config import load_yaml
@@ -446,10 +457,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         if not args.bag:
             raise SystemExit("--bag is required with --source bag")
-        ground = None
-        if args.camera_height_m > 0:
-            ground = ground_plane_from_config(GroundPlaneConfig(
-                "fixed", args.camera_height_m, args.pitch_deg, args.roll_deg))
+        ground = bag_ground_plane(args)
         frames = bag_frames(args.bag, args.image_topic, args.info_topic, args.gt_topic,
                             args.frames, ground)
     extra = []

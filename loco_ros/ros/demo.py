@@ -1,5 +1,6 @@
 """`make demo`: the node on the bundled demo bag, through real DDS, with a summary.
 
+The node gets the camera's mount (its ground plane) from the bag's /tf_static.
 Starts loco_node (sim time) and a recorder as separate processes, replays the demo bag with
 /clock, waits for the node's answer to the last image, stops everything, then compares what
 was recorded with the bag's ground truth and draws docs/demo_overlay.png and
@@ -9,6 +10,7 @@ docs/demo_skeletons.png.
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import signal
 import subprocess
@@ -40,6 +42,25 @@ def installed(name: str) -> list[str]:
     from ament_index_python.packages import get_package_prefix
 
     return [sys.executable, str(Path(get_package_prefix("loco_ros")) / "lib" / "loco_ros" / name)]
+
+
+def ground_plane_parameters(bag: Path) -> list[str]:
+    """A fixed-mount ground plane for the node from the bag's /tf_static (base_footprint ->
+    camera). On a ROS install the node reads TF itself (``ground_plane.mode:=tf``); the PyPI
+    ROS wheels have no tf2_ros, so the demo passes the same plane as parameters."""
+    from loco_ros.bags.transforms import ground_plane_from_bag
+    from loco_ros.ground_plane import angles_of_plane
+
+    plane = ground_plane_from_bag(bag)
+    if plane is None:
+        print("demo: the bag has no base_footprint -> camera transform: no ground plane")
+        return []
+    pitch, roll = (math.degrees(a) for a in angles_of_plane(plane))
+    print(f"demo: ground plane from the bag's /tf_static: camera {plane.camera_height_m:.2f} m "
+          f"above the ground, pitched {pitch:.1f} deg down, roll {roll:.1f} deg")
+    values = {"mode": "fixed", "camera_height_m": f"{plane.camera_height_m:.6f}",
+              "pitch_deg": f"{pitch:.6f}", "roll_deg": f"{roll:.6f}"}
+    return [arg for k, v in values.items() for arg in ("-p", f"ground_plane.{k}:={v}")]
 
 
 def model_parameter(model_dir: str) -> list[str]:
@@ -82,7 +103,8 @@ def stop(process: subprocess.Popen, timeout_s: float = 20.0) -> None:
         process.wait()
 
 
-def run(bag: Path, out_dir: Path, docs_dir: Path, model_dir: str) -> dict:
+def run(bag: Path, out_dir: Path, docs_dir: Path, model_dir: str,
+        ground_plane: bool = True) -> dict:
     """Replay ``bag`` through the node and return the summary dict."""
     recorded = out_dir / "recorded"
     shutil.rmtree(recorded, ignore_errors=True)
@@ -90,7 +112,8 @@ def run(bag: Path, out_dir: Path, docs_dir: Path, model_dir: str) -> dict:
     log = (out_dir / "node.log").open("w")
     node = subprocess.Popen(installed("loco_node") + [
         "--ros-args", "-p", "use_sim_time:=true", *model_parameter(model_dir),
-        "-r", "image:=/camera/image", "-r", "camera_info:=/camera/camera_info", *NODE_ARGS],
+        "-r", "image:=/camera/image", "-r", "camera_info:=/camera/camera_info", *NODE_ARGS,
+        *(ground_plane_parameters(bag) if ground_plane else [])],
         stdout=log, stderr=subprocess.STDOUT)
     recorder = subprocess.Popen(installed("loco_bag") + [
         "record", str(recorded), "--topics", *OUTPUT_TOPICS], stdout=subprocess.DEVNULL)
@@ -138,11 +161,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("out/demo"))
     parser.add_argument("--docs", type=Path, default=Path("docs"))
     parser.add_argument("--model-dir", default="", help="default: the bundled demo model")
+    parser.add_argument("--no-ground-plane", action="store_true",
+                        help="depth from the image only (ignore the bag's camera mount)")
     args = parser.parse_args(argv)
     print(f"demo: {bag_summary(args.bag).message_count} messages in {args.bag}")
     rclpy.init()
     try:
-        summary = run(args.bag, args.out, args.docs, args.model_dir)
+        summary = run(args.bag, args.out, args.docs, args.model_dir,
+                      not args.no_ground_plane)
     finally:
         rclpy.try_shutdown()
     print(format_summary(summary))

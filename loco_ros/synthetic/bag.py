@@ -10,6 +10,7 @@ from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, W
 from tqdm import tqdm
 
 from loco_ros.bags.messages import camera_info_msg, pose_array_msg, rgb_image_msg
+from loco_ros.bags.transforms import TF_MESSAGE, TF_STATIC_TOPIC, static_transform_msg
 from loco_ros.bags.typestore import CAMERA_INFO, IMAGE, POSE3D_ARRAY, loco_typestore
 from loco_ros.synthetic.render import render_scene
 from loco_ros.synthetic.scene import Scene
@@ -18,6 +19,10 @@ from loco_ros.types import People
 IMAGE_TOPIC = "/camera/image"
 CAMERA_INFO_TOPIC = "/camera/camera_info"
 GT_TOPIC = "/people/poses3d_gt"
+GROUND_FRAME = "base_footprint"
+# base_footprint (x forward, y left, z up) <- the synthetic world frame (x right, y down,
+# z forward), both on the ground below the camera.
+BASE_FROM_WORLD = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 
 
 def scene_ground_truth(scene: Scene, ids: Sequence[str] = ()) -> People:
@@ -34,13 +39,24 @@ def scene_ground_truth(scene: Scene, ids: Sequence[str] = ()) -> People:
     )
 
 
+def fixed_camera_pose(scenes: Sequence[Scene]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(R, t) of the camera in base_footprint when every scene has the same camera pose."""
+    cams = [s.camera for s in scenes]
+    first = cams[0]
+    if any((c.height_m, c.pitch_rad, c.roll_rad) != (first.height_m, first.pitch_rad,
+                                                      first.roll_rad) for c in cams):
+        return None
+    return BASE_FROM_WORLD @ first.R_world_cam, BASE_FROM_WORLD @ first.position_w
+
+
 def write_scene_bag(path: str | Path, scenes: Sequence[Scene], ids: Sequence[str] = (),
                     fps: float = 10.0, frame_id: str = "camera_optical_frame",
                     start_ns: int = 1_700_000_000 * 10**9, seed: int = 0,
                     storage: str = "mcap", compress: bool = True) -> Path:
     """Render ``scenes`` and write them as a bag (zstd-compressed messages by default).
 
-    Topics: /camera/image (rgb8), /camera/camera_info, /people/poses3d_gt (Pose3DArray, GT).
+    Topics: /camera/image (rgb8), /camera/camera_info, /people/poses3d_gt (Pose3DArray, GT),
+    and /tf_static (base_footprint -> ``frame_id``) when all scenes share one camera pose.
     ``ids``: ground-truth identities of the people (same order in every scene).
     """
     store = loco_typestore()
@@ -53,6 +69,11 @@ def write_scene_bag(path: str | Path, scenes: Sequence[Scene], ids: Sequence[str
         image = writer.add_connection(IMAGE_TOPIC, IMAGE, typestore=store)
         info = writer.add_connection(CAMERA_INFO_TOPIC, CAMERA_INFO, typestore=store)
         truth = writer.add_connection(GT_TOPIC, POSE3D_ARRAY, typestore=store)
+        pose = fixed_camera_pose(scenes) if len(scenes) else None
+        if pose is not None:
+            static = writer.add_connection(TF_STATIC_TOPIC, TF_MESSAGE, typestore=store)
+            msg = static_transform_msg(GROUND_FRAME, frame_id, *pose, start_ns)
+            writer.write(static, start_ns, store.serialize_cdr(msg, TF_MESSAGE))
         for index, scene in enumerate(tqdm(scenes, desc="writing bag", unit="frame")):
             stamp = start_ns + round(index * 1e9 / fps)
             rgb = render_scene(scene, np.random.default_rng([seed, index]))
