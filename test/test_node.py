@@ -185,18 +185,22 @@ def test_broken_weights_fail_configure_then_the_node_recovers(harness, start_pro
 
 
 def test_unknown_parameter_fails_configure(harness, start_process, random_model_dir) -> None:
+    process = _start(start_process, random_model_dir, "tracking.gate_mm:=1.0")
+    assert "tracking.gate_mm" in _output_of_unconfigured_node(harness, process)
+
+
+def _output_of_unconfigured_node(harness, process) -> str:
+    """Asserts the node stayed unconfigured (configure failed), stops it, returns its log."""
     from lifecycle_msgs.msg import State
     from lifecycle_msgs.srv import GetState
 
-    process = _start(start_process, random_model_dir, "tracking.gate_mm:=1.0")
     client = harness.node.create_client(GetState, "/loco_node/get_state")
     assert harness.spin_until(lambda: client.service_is_ready(), 60.0)
     future = client.call_async(GetState.Request())
     assert harness.spin_until(future.done, 30.0)
     assert future.result().current_state.id == State.PRIMARY_STATE_UNCONFIGURED
     process.send_signal(2)
-    output = process.communicate(timeout=30)[0]
-    assert "tracking.gate_mm" in output
+    return process.communicate(timeout=30)[0]
 
 
 def test_people_move_with_the_intrinsics(harness, start_process, demo_model_without_refiner
@@ -318,19 +322,10 @@ def test_tf_ground_plane_without_tf2_fails_configure_by_name(harness, start_proc
     """These PyPI ROS wheels have no tf2_ros: mode tf must say so, not crash later."""
     import importlib.util
 
-    from lifecycle_msgs.msg import State
-    from lifecycle_msgs.srv import GetState
-
     if importlib.util.find_spec("tf2_ros") is not None:
         pytest.skip("tf2_ros is installed: this checks the message given without it")
     process = _start(start_process, random_model_dir, "ground_plane.mode:=tf")
-    client = harness.node.create_client(GetState, "/loco_node/get_state")
-    assert harness.spin_until(lambda: client.service_is_ready(), 60.0)
-    future = client.call_async(GetState.Request())
-    assert harness.spin_until(future.done, 30.0)
-    assert future.result().current_state.id == State.PRIMARY_STATE_UNCONFIGURED
-    process.send_signal(2)
-    assert "tf2_ros" in process.communicate(timeout=30)[0]
+    assert "tf2_ros" in _output_of_unconfigured_node(harness, process)
 
 
 def test_tf_ground_plane_follows_the_transform(harness, start_process,

@@ -42,6 +42,7 @@ from loco_ros.predictor import CodePredictor
 from loco_ros.synthetic.render import render_scene
 from loco_ros.training import common, sources
 from loco_ros.training.data import SceneRanges, draw_scene, scene_config
+from loco_ros.training.loop import RunningMeans, keep_best, optimizer_step, start_run
 from loco_ros.training.train_vha import weighted_mse
 from loco_ros.vha import VolumetricHeatmapAutoencoder
 from loco_ros.weights import load_weights
@@ -178,19 +179,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.init_backbone:
         load_weights(model, args.init_backbone, prefix="backbone.")
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    start, best = 0, -1.0
-    if args.resume and run.has_checkpoint():
-        state = run.load(model, optimizer)
-        start = int(state["step"])
-        best = float(state["extra"].get("best", -1.0))
-    common.broadcast_module(model, info)
-    ddp = common.wrap_ddp(model, info)
-    if info.is_main:
-        run.save_config(config)
-    meta = {"trainer": NAME, "args": vars(args), "world_size": info.world_size,
-            "params": sum(p.numel() for p in model.parameters())}
-    log = common.TrainLog.resume(run.log_path, start, meta) if start else common.TrainLog(
-        run.log_path, meta)
+    started = start_run(run, model, optimizer, config, args, info, NAME, -1.0)
+    start, best, log, ddp = started.step, started.best, started.log, started.ddp
 
     ranges = SceneRanges(people=tuple(args.people), distance_m=tuple(args.distance),
                          focal_jitter=args.focal_jitter)
@@ -244,7 +234,7 @@ def main(argv: list[str] | None = None) -> dict:
                                 collate)
     bar = common.progress_bar(args, start, info, "train-predictor")
     t0 = time.time()
-    running, running_code = [], []
+    running = RunningMeans(log, bar, info, args)
     model.train()
     step = start
     for images, heatmaps in loader:
@@ -260,27 +250,14 @@ def main(argv: list[str] | None = None) -> dict:
         if args.aux_weight > 0:
             loss = loss + args.aux_weight * weighted_mse(vha.decode(code), heatmaps,
                                                          args.fg_weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        running.append(float(loss.detach()))
-        running_code.append(float(code_loss.detach()))
+        value = optimizer_step(optimizer, loss)
         step += 1
         bar.update(1)
-        if step % args.log_every == 0 or step == args.steps:
-            value = common.all_reduce_mean(float(np.mean(running)), info)
-            code_value = common.all_reduce_mean(float(np.mean(running_code)), info)
-            running, running_code = [], []
-            if info.is_main:
-                log.train(step=step, loss=value, code_mse=code_value, lr=lr,
-                          time_s=time.time() - t0)
-                bar.set_postfix(loss=f"{value:.3g}", lr=f"{lr:.2g}")
+        running.add(step, lr, t0, {"loss": value, "code_mse": float(code_loss.detach())})
         if val is not None and (step % args.val_every == 0 or step == args.steps):
             f1 = validate(step)
             bar.write(f"step {step}: val F1@0.8m = {f1:.4f} (best {max(best, f1):.4f})")
-            if f1 > best:
-                best = f1
-                run.save_best(model, {"step": str(step), "val_f1_0.8": f"{f1:.6f}"})
+            best = keep_best(run, model, step, f1, best, "val_f1_0.8")
         if common.checkpoint_or_stop(run, log, model, optimizer, step, best, args, info, t0,
                                      PLOT):
             break

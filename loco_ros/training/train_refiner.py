@@ -34,6 +34,7 @@ from loco_ros.refiner import PoseRefiner, denormalise_pose, normalise_pose
 from loco_ros.skeleton import HEAD_TOP, NUM_JOINTS
 from loco_ros.training import common
 from loco_ros.training.data import SceneRanges, draw_scene, scene_config
+from loco_ros.training.loop import RunningMeans, keep_best, optimizer_step, start_run
 
 NAME = "refiner"
 PLOT = common.Plot("Pose refiner training", "mpjpe_mm")
@@ -93,19 +94,8 @@ def main(argv: list[str] | None = None) -> dict:
     common.seed_everything(args.seed)
     model = PoseRefiner(config.refiner.hidden).to(info.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    start, best = 0, float("inf")
-    if args.resume and run.has_checkpoint():
-        state = run.load(model, optimizer)
-        start = int(state["step"])
-        best = float(state["extra"].get("best", float("inf")))
-    common.broadcast_module(model, info)
-    ddp = common.wrap_ddp(model, info)
-    if info.is_main:
-        run.save_config(config)
-    meta = {"trainer": NAME, "args": vars(args), "world_size": info.world_size,
-            "params": sum(p.numel() for p in model.parameters())}
-    log = common.TrainLog.resume(run.log_path, start, meta) if start else common.TrainLog(
-        run.log_path, meta)
+    started = start_run(run, model, optimizer, config, args, info, NAME, float("inf"))
+    start, best, log, ddp = started.step, started.best, started.log, started.ddp
 
     cfg = scene_config(config.grid, SceneRanges(people=(1, 30)))
     pool = pose_pool(args.seed, args.pool_scenes, cfg, stream=0)
@@ -132,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     bar = common.progress_bar(args, start, info, "train-refiner")
     t0 = time.time()
-    running = []
+    running = RunningMeans(log, bar, info, args)
     model.train()
     step = start
     while step < args.steps:
@@ -143,23 +133,13 @@ def main(argv: list[str] | None = None) -> dict:
         noisy, present = corrupt(pool[idx], rng, args.noise_max, args.drop_max, args.drop_legs)
         x, y = make_batch(pool[idx], noisy, present)
         loss = torch.mean((ddp(x.to(info.device)) - y.to(info.device)) ** 2)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        running.append(float(loss.detach()))
+        value = optimizer_step(optimizer, loss)
         step += 1
         bar.update(1)
-        if step % args.log_every == 0 or step == args.steps:
-            value = common.all_reduce_mean(float(np.mean(running)), info)
-            running = []
-            if info.is_main:
-                log.train(step=step, loss=value, lr=lr, time_s=time.time() - t0)
-                bar.set_postfix(loss=f"{value:.3g}")
+        running.add(step, lr, t0, {"loss": value})
         if info.is_main and (step % args.val_every == 0 or step == args.steps):
             err = validate(step)
-            if err < best:
-                best = err
-                run.save_best(model, {"step": str(step), "val_mpjpe_mm": f"{err:.3f}"})
+            best = keep_best(run, model, step, err, best, "val_mpjpe_mm", higher_is_better=False)
         if common.checkpoint_or_stop(run, log, model, optimizer, step, best, args, info, t0,
                                      PLOT):
             break

@@ -49,6 +49,7 @@ from loco_ros.training.data import (
     heatmap_of,
     scene_config,
 )
+from loco_ros.training.loop import RunningMeans, keep_best, optimizer_step, start_run
 from loco_ros.vha import VolumetricHeatmapAutoencoder, total_stride
 
 NAME = "vha"
@@ -174,12 +175,6 @@ def main(argv: list[str] | None = None) -> dict:
         for p in [*model.enc.parameters(), *model.fuse.parameters()]:
             p.requires_grad_(False)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
-    start, best = 0, -1.0
-    if args.resume and run.has_checkpoint():
-        state = run.load(model, optimizer)
-        start = int(state["step"])
-        best = float(state["extra"].get("best", -1.0))
-    common.broadcast_module(model, info)
     train_model = model
     if args.crop:
         train_model = VolumetricHeatmapAutoencoder(train_grid, config.vha.version).to(info.device)
@@ -192,13 +187,8 @@ def main(argv: list[str] | None = None) -> dict:
             src = model.get_submodule(name) if name else model
             for pname, _ in list(mod.named_parameters(recurse=False)):
                 setattr(mod, pname, getattr(src, pname))
-    ddp = common.wrap_ddp(train_model, info)
-    if info.is_main:
-        run.save_config(config)
-    meta = {"trainer": NAME, "args": vars(args), "world_size": info.world_size,
-            "params": sum(p.numel() for p in model.parameters())}
-    log = common.TrainLog.resume(run.log_path, start, meta) if start else common.TrainLog(
-        run.log_path, meta)
+    started = start_run(run, model, optimizer, config, args, info, NAME, -1.0, train_model)
+    start, best, log, ddp = started.step, started.best, started.log, started.ddp
 
     schedule = parse_sigma_schedule(args.sigma_schedule)
     scene_cfg = scene_config(grid, _ranges(args))
@@ -267,33 +257,23 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.time()
     step = start
     model.train()
-    running = []
+    running = RunningMeans(log, bar, info, args)
     for batch in loader:
         lr = common.schedule_lr(step, time.time() - t0, args)
         common.set_lr(optimizer, lr)
         target = batch.to(info.device, non_blocking=True)
         pred = ddp(target)
         loss = weighted_mse(pred, target, args.fg_weight, args.loss_scale)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        running.append(float(loss.detach()))
+        value = optimizer_step(optimizer, loss)
         step += 1
         bar.update(1)
-        if step % args.log_every == 0 or step == args.steps:
-            value = common.all_reduce_mean(float(np.mean(running)), info)
-            running = []
-            if info.is_main:
-                log.train(step=step, loss=value, lr=lr, sigma=sigma_at(step - 1, schedule,
-                          grid.sigma), time_s=time.time() - t0)
-                bar.set_postfix(loss=f"{value:.3g}", lr=f"{lr:.2g}")
+        running.add(step, lr, t0, {"loss": value},
+                    sigma=sigma_at(step - 1, schedule, grid.sigma))
         final_sigma = sigma_at(step, schedule, grid.sigma) == grid.sigma
         if info.is_main and final_sigma and (step % args.val_every == 0 or step == args.steps):
             f1 = validate(step)
             bar.write(f"step {step}: val F1@1 = {f1:.4f} (best {max(best, f1):.4f})")
-            if f1 > best:
-                best = f1
-                run.save_best(model, {"step": str(step), "val_f1_1": f"{f1:.6f}"})
+            best = keep_best(run, model, step, f1, best, "val_f1_1")
         if common.checkpoint_or_stop(run, log, model, optimizer, step, best, args, info, t0,
                                      PLOT):
             break
