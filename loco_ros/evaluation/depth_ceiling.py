@@ -1,0 +1,78 @@
+"""How far can depth from one image go? The JTA metric of a perfect detector that knows
+everything about every person except its stature.
+
+One camera sees a person's size in pixels; size gives distance only through the person's
+height, which it cannot see. This tool takes the held-out synthetic set, keeps every GT joint
+on its true pixel, and puts each person at the distance it would have if it were
+``--assumed-height-m`` tall (every joint scaled along its camera ray by assumed / true height).
+Its JTA F1 is the ceiling of any method that gets depth from apparent size; the ground plane
+(loco_ros.ground_plane) is not bound by it.
+
+    python -m loco_ros.evaluation.depth_ceiling --frames 400 --seed 777
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from tqdm import tqdm
+
+from loco_ros.config import ModelConfig, load_yaml
+from loco_ros.metrics import JTA_THRESHOLDS_M, jta_metric
+
+
+def stature_depth_frames(config: ModelConfig, frames: int, seed: int, assumed_height_m: float,
+                         people=(1, 20), distance=(2.0, 25.0), focal_jitter: float = 0.3,
+                         progress: bool = True):
+    """(gt, pred) per frame: pred = gt scaled per person by assumed / true stature; also
+    the statures (m) of all people."""
+    from loco_ros.training.data import SceneRanges, draw_scene, gt_people, scene_config
+
+    cfg = scene_config(config.grid, SceneRanges(tuple(people), tuple(distance), focal_jitter))
+    out, statures = [], []
+    for i in tqdm(range(frames), disable=not progress, desc="depth ceiling"):
+        scene = draw_scene(seed, i, cfg, stream=5)  # the evaluation's held-out stream
+        gt = np.asarray(gt_people(scene), np.float64).reshape(-1, 14, 3)
+        heights = np.asarray(scene.heights_m, np.float64)
+        statures.extend(heights.tolist())
+        out.append((gt, gt * (assumed_height_m / heights)[:, None, None]))
+    return out, np.array(statures)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="weights/demo", help="model directory (its grid)")
+    p.add_argument("--frames", type=int, default=400)
+    p.add_argument("--seed", type=int, default=777)
+    p.add_argument("--assumed-height-m", type=float, nargs="+",
+                   default=[1.62, 1.66, 1.70, 1.74, 1.78, 1.82],
+                   help="statures to try; the best F1@0.8 m is the ceiling")
+    p.add_argument("--out", default=None, help="JSON file for the result")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    config = load_yaml(ModelConfig, f"{args.model}/model.yaml")
+    rows = {}
+    for height in args.assumed_height_m:
+        frames, statures = stature_depth_frames(config, args.frames, args.seed, height,
+                                                progress=not args.no_progress)
+        res = jta_metric(frames, JTA_THRESHOLDS_M)
+        rows[f"{height:g}"] = {f"{t:g}": r["f1"] for t, r in res.items()}
+        print(f"assumed stature {height:.2f} m: F1 "
+              + ", ".join(f"{100 * r['f1']:.1f} % at {t:g} m" for t, r in res.items()))
+    best = max(rows, key=lambda h: rows[h]["0.8"])
+    result = {"frames": args.frames, "seed": args.seed, "stature_mean_m": float(statures.mean()),
+              "stature_std_m": float(statures.std()), "f1_by_assumed_height": rows,
+              "best_assumed_height_m": float(best), "ceiling_f1": rows[best]}
+    print(f"statures: mean {statures.mean():.3f} m, std {statures.std():.3f} m "
+          f"({100 * statures.std() / statures.mean():.1f} %); ceiling (perfect 2D, depth from "
+          f"stature {best} m): F1@0.8 m {100 * rows[best]['0.8']:.1f} %")
+    if args.out:
+        from loco_ros.training.common import write_json
+
+        write_json(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
