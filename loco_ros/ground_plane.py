@@ -33,7 +33,8 @@ class GroundPlaneConfig:
     mode: ``off``; ``fixed``: a camera mounted ``camera_height_m`` above flat ground, pitched
     down by ``pitch_deg`` and rolled by ``roll_deg`` (clockwise in the image); ``tf``: the
     transform from the image's frame to ``ground_frame``, a frame whose z = 0 plane is the
-    ground with z up (``base_footprint`` on most robots), looked up at the image stamp.
+    ground with z up (``base_footprint`` on most robots), looked up at the image stamp,
+    waiting at most ``tf_timeout_s`` for a transform that has not arrived yet.
     ``ankle_height_m``: height of the ankle joint above the ground when standing.
     ``max_depth_change``: a correction that would change a person's distance by more than this
     fraction is not made (the person is on stairs, a platform, or the ankle is wrong).
@@ -44,6 +45,7 @@ class GroundPlaneConfig:
     pitch_deg: float = 0.0
     roll_deg: float = 0.0
     ground_frame: str = "base_footprint"
+    tf_timeout_s: float = 0.05
     ankle_height_m: float = 0.07
     max_depth_change: float = 0.5
 
@@ -57,6 +59,7 @@ class GroundPlaneConfig:
         _require(-89.0 <= self.roll_deg <= 89.0, "ground_plane.roll_deg must be in [-89, 89]")
         _require(self.mode != "tf" or bool(self.ground_frame),
                  "ground_plane.ground_frame must be set with mode tf")
+        _require(0.0 <= self.tf_timeout_s <= 1.0, "ground_plane.tf_timeout_s must be in [0, 1]")
         _require(0.0 <= self.ankle_height_m < 0.5,
                  "ground_plane.ankle_height_m must be in [0, 0.5)")
         _require(0.0 < self.max_depth_change <= 10.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.time import Time
 from scipy.spatial.transform import Rotation
@@ -44,8 +45,9 @@ class GroundPlaneSource:
         if self._fixed is not None:
             return self._fixed
         try:
-            tf = self._buffer.lookup_transform(self.config.ground_frame, header.frame_id,
-                                               Time.from_msg(header.stamp))
+            tf = self._buffer.lookup_transform(
+                self.config.ground_frame, header.frame_id, Time.from_msg(header.stamp),
+                timeout=Duration(seconds=self.config.tf_timeout_s))
         except self._tf_errors as err:
             raise InputError(f"no transform {self.config.ground_frame} <- {header.frame_id}: "
                              f"{err}", "ground_plane") from err
