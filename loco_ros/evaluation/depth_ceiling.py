@@ -8,7 +8,11 @@ on its true pixel, and puts each person at the distance it would have if it were
 Its JTA F1 is the ceiling of any method that gets depth from apparent size; the ground plane
 (loco_ros.ground_plane) is not bound by it.
 
-    python -m loco_ros.evaluation.depth_ceiling --frames 400 --seed 777
+    python -m loco_ros.evaluation.depth_ceiling --frames 400 --seed 777 \
+        --metrics weights/demo/logs/eval_heldout/metrics.json --plot docs/depth_sources.png
+
+``--metrics`` (a ``loco evaluate`` result on the same frames) and ``--plot`` draw the model's
+F1 with image-only depth and with the ground plane next to this ceiling.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ def main(argv: list[str] | None = None) -> dict:
                    default=[1.62, 1.66, 1.70, 1.74, 1.78, 1.82],
                    help="statures to try; the best F1@0.8 m is the ceiling")
     p.add_argument("--out", default=None, help="JSON file for the result")
+    p.add_argument("--metrics", default=None, help="loco evaluate metrics.json to compare")
+    p.add_argument("--plot", default=None, help="PNG: the model's F1 next to the ceiling")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     config = load_yaml(ModelConfig, f"{args.model}/model.yaml")
@@ -71,7 +77,53 @@ def main(argv: list[str] | None = None) -> dict:
         from loco_ros.training.common import write_json
 
         write_json(args.out, result)
+    if args.plot:
+        plot_depth_sources(result, args.metrics, args.plot)
     return result
+
+
+def plot_depth_sources(result: dict, metrics_path: str | None, png: str) -> None:
+    """Grouped bars of JTA F1 at each threshold: the model (image only, with the ground
+    plane) from ``metrics_path`` and the stature-only ceiling."""
+    import json
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bars = {}
+    if metrics_path:
+        jta = json.loads(Path(metrics_path).read_text())["jta"]
+        names = {"refined": "model, depth from the image", "grounded": "model + ground plane"}
+        bars.update({label: {t: v["f1"] for t, v in jta[key].items()}
+                     for key, label in names.items() if key in jta})
+    bars[f"perfect 2D, depth from stature {result['best_assumed_height_m']:g} m"] = \
+        result["ceiling_f1"]
+    thresholds = list(result["ceiling_f1"])
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    width = 0.8 / len(bars)
+    for i, (label, f1) in enumerate(bars.items()):
+        x = np.arange(len(thresholds)) + (i - (len(bars) - 1) / 2) * width
+        values = [100 * f1[t] for t in thresholds]
+        ax.bar(x, values, width, label=label)
+        for xi, v in zip(x, values, strict=True):
+            ax.text(xi, v + 1, f"{v:.0f}", ha="center", fontsize=8)
+    if "0.8" in thresholds:
+        at = thresholds.index("0.8")
+        ax.hlines(80, at - 0.45, at + 0.45, colors="k", linestyles="--",
+                  label="target F1 at 0.8 m (80 %)")
+    ax.set_xticks(np.arange(len(thresholds)), [f"{t} m" for t in thresholds])
+    ax.set_ylabel("JTA F1 (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(f"Held-out synthetic set ({result['frames']} frames): where depth comes from",
+                 fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    Path(png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
