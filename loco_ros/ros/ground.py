@@ -52,8 +52,8 @@ class GroundPlaneSource:
             raise InputError(f"no transform {self.config.ground_frame} <- {header.frame_id}: "
                              f"{err}", "ground_plane") from err
         q, t = tf.transform.rotation, tf.transform.translation
-        rotation = Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix()
-        try:
+        try:  # a zero or NaN quaternion, a camera below the ground
+            rotation = Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix()
             return ground_plane_from_transform(rotation, np.array([t.x, t.y, t.z]))
         except ValueError as err:
             raise InputError(str(err), "ground_plane") from err
