@@ -117,7 +117,7 @@ def test_predictor_trains_on_frozen_vha(vha_run, tiny_yaml, tmp_path) -> None:
     assert out["step"] == 25
     assert _log(tmp_path / "pred")["meta"]["resumed_at_steps"] == [20]
     rec = _log(tmp_path / "pred")["val"][0]
-    assert {"code_mse", "f1_0.8", "pr_0.4", "re_1.2"} <= set(rec)
+    assert {"code_mse", "f1_0.8", "pr_0.4", "re_1.2", "f1_ground_0.8"} <= set(rec)
 
 
 def test_refiner_learns_to_fill_holes(tiny_yaml, tmp_path) -> None:

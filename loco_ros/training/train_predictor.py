@@ -211,12 +211,14 @@ def main(argv: list[str] | None = None) -> dict:
         scenes, images = val
         model.eval()
         net = ImageToVolume(model, vha).eval()
-        frames, code_err = [], []
+        frames, grounded, code_err = [], [], []
         with torch.no_grad():
             for scene, image in zip(scenes, images, strict=True):
-                out = run_pipeline(net, config, image, scene.K, None)
-                pred = people_in_image(out.people, scene.image_size, scene.K)
-                frames.append((gt_people(scene), pred, out.solitary))
+                out = run_pipeline(net, config, image, scene.K, None, scene.camera.ground_plane)
+                gt = gt_people(scene)
+                for people, store in ((out.people, frames), (out.grounded, grounded)):
+                    pred = people_in_image(people, scene.image_size, scene.K)
+                    store.append((gt, pred, out.solitary))
                 hm = render_volumetric_heatmap(scene.joints_xyz_m, scene.K, grid)
                 target = vha.encode(torch.from_numpy(hm)[None].to(info.device))
                 x = torch.from_numpy(image.transpose(2, 0, 1).astype(np.float32) / 255.0)
@@ -226,6 +228,7 @@ def main(argv: list[str] | None = None) -> dict:
         rec = {"code_mse": float(np.mean(code_err))}
         for t, r in res.items():
             rec.update({f"f1_{t:g}": r["f1"], f"pr_{t:g}": r["pr"], f"re_{t:g}": r["re"]})
+        rec.update({f"f1_ground_{t:g}": r["f1"] for t, r in jta_metric(grounded).items()})
         log.val(step=step, **rec)
         model.train()
         return rec["f1_0.8"]
