@@ -1,7 +1,8 @@
 """Pick the peak threshold (``decode.threshold``) of a model on VALIDATION scenes.
 
 For each candidate threshold: the VHA round-trip F1 at 1 voxel on GT heatmaps and, unless
-``--no-pipeline``, the pipeline's JTA F1 at 0.8 m with the refiner, on synthetic scenes of
+``--no-pipeline``, the pipeline's JTA F1 at 0.8 m without and with the refiner, and with the
+refiner and the scene camera's ground plane, on synthetic scenes of
 ``--seed`` (the trainers' validation seed by default, never the test seed).
 
     python -m loco_ros.evaluation.tune_threshold --model weights/demo --frames 48 \
@@ -67,15 +68,15 @@ def main(argv: list[str] | None = None) -> dict:
             counts = counts + peak_f1(gt_voxels_per_joint(s, grid), peaks, 1)
         row = {"vha_f1_1": counts.f1, "vha_pr_1": counts.precision, "vha_re_1": counts.recall}
         if not args.no_pipeline:
-            frames = {"plain": [], "refined": []}
+            frames = {"plain": [], "refined": [], "grounded": []}
             for s, image in zip(scenes, images, strict=True):
-                o = run_pipeline(network, cfg_t, image, s.K, refiner)
+                o = run_pipeline(network, cfg_t, image, s.K, refiner, s.camera.ground_plane)
                 gt = gt_people(s)
-                frames["plain"].append((gt, people_in_image(o.people, s.image_size, s.K),
-                                        o.solitary))
-                if o.refined is not None:
-                    frames["refined"].append(
-                        (gt, people_in_image(o.refined, s.image_size, s.K), o.solitary))
+                for key, people in (("plain", o.people), ("refined", o.refined),
+                                    ("grounded", o.grounded)):
+                    if people is not None:
+                        frames[key].append(
+                            (gt, people_in_image(people, s.image_size, s.K), o.solitary))
             for key, fr in frames.items():
                 if fr:
                     r = jta_metric(fr, (0.8,))[0.8]
