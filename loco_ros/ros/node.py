@@ -253,6 +253,9 @@ class LocoNode(LifecycleNode):
         people = self._on_ground(result.people, msg.header)
         self._stats.record_latency("ground_plane", time.perf_counter() - t_ground)
         people = self._tracker.update(people, frame.stamp_ns * 1e-9)
+        # Counted before publishing: whoever receives this output sees it in /diagnostics.
+        self._stats.count("frames_out")
+        self._stats.count("people_out", len(people))
         t1 = time.perf_counter()
         self._poses_pub.publish(people_to_msg(people, msg.header))
         if config.publish_markers:
@@ -266,8 +269,6 @@ class LocoNode(LifecycleNode):
         self._stats.record_latency("in_node", time.monotonic() - frame.received_s)
         now_ns = self.get_clock().now().nanoseconds
         self._stats.record_latency("end_to_end", (now_ns - frame.stamp_ns) * 1e-9)
-        self._stats.count("frames_out")
-        self._stats.count("people_out", len(people))
 
     def _on_ground(self, people, header: Header):
         """People slid along their rays onto the ground plane, when the plane is known; when
