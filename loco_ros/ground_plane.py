@@ -78,16 +78,23 @@ class GroundPlane:
         return np.asarray(xyz_m, np.float64) @ self.up_cam + self.camera_height_m
 
 
-def ground_plane_from_angles(camera_height_m: float, pitch_rad: float,
-                             roll_rad: float = 0.0) -> GroundPlane:
-    """The plane seen by a camera ``camera_height_m`` above the ground, pitched down by
-    ``pitch_rad`` about its x axis, then rolled by ``roll_rad`` about its z axis."""
+def tilt_rotation(pitch_rad: float, roll_rad: float) -> np.ndarray:
+    """(3, 3) whose columns are the axes of a camera pitched down by ``pitch_rad`` about its
+    x axis, then rolled by ``roll_rad`` about its z axis, in the frame of the level camera
+    (x right, y down, z forward)."""
     cp, sp = math.cos(pitch_rad), math.sin(pitch_rad)
     cr, sr = math.cos(roll_rad), math.sin(roll_rad)
     pitch = np.array([[1.0, 0.0, 0.0], [0.0, cp, sp], [0.0, -sp, cp]])
     roll = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
+    return pitch @ roll
+
+
+def ground_plane_from_angles(camera_height_m: float, pitch_rad: float,
+                             roll_rad: float = 0.0) -> GroundPlane:
+    """The plane seen by a camera ``camera_height_m`` above the ground, tilted as in
+    :func:`tilt_rotation`."""
     up_level = np.array([0.0, -1.0, 0.0])  # "up" for a level camera, y down
-    return GroundPlane((pitch @ roll).T @ up_level, float(camera_height_m))
+    return GroundPlane(tilt_rotation(pitch_rad, roll_rad).T @ up_level, float(camera_height_m))
 
 
 def angles_of_plane(plane: GroundPlane) -> tuple[float, float]:

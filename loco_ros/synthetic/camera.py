@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from loco_ros.ground_plane import GroundPlane
+from loco_ros.ground_plane import GroundPlane, tilt_rotation
 
 if TYPE_CHECKING:  # only for the annotation: scene.py imports this module
     from loco_ros.synthetic.scene import SceneConfig
@@ -42,11 +42,7 @@ class Camera:
     @property
     def R_world_cam(self) -> np.ndarray:
         """Rotation whose columns are the camera axes in the world frame."""
-        c, s = math.cos(self.pitch_rad), math.sin(self.pitch_rad)
-        pitch = np.array([[1.0, 0.0, 0.0], [0.0, c, s], [0.0, -s, c]])
-        cr, sr = math.cos(self.roll_rad), math.sin(self.roll_rad)
-        roll = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
-        return pitch @ roll
+        return tilt_rotation(self.pitch_rad, self.roll_rad)
 
     @property
     def position_w(self) -> np.ndarray:
