@@ -136,11 +136,13 @@ def test_demo_pipeline_finds_people_on_held_out_images() -> None:
 def test_depth_ceiling_keeps_pixels_and_scales_distance_by_stature() -> None:
     """The stature-only depth of the ceiling tool: same pixels, distance x assumed / true
     height; a person of exactly the assumed height stays where it is."""
-    from loco_ros.evaluation.depth_ceiling import stature_depth_frames
+    from loco_ros.evaluation.depth_ceiling import held_out_people, stature_depth_frames
     from loco_ros.lifting import project_to_image
 
     config, _, _ = load_model(DEMO)
-    frames, statures = stature_depth_frames(config, 4, 777, 1.70, progress=False)
+    held_out = held_out_people(config, 4, 777, progress=False)
+    statures = np.concatenate([heights for _, heights in held_out])
+    frames = stature_depth_frames(held_out, 1.70)
     people = np.concatenate([gt for gt, _ in frames])
     preds = np.concatenate([pred for _, pred in frames])
     assert len(statures) == len(people) > 4

@@ -26,22 +26,24 @@ from loco_ros.config import ModelConfig, load_yaml
 from loco_ros.metrics import JTA_THRESHOLDS_M, jta_metric
 
 
-def stature_depth_frames(config: ModelConfig, frames: int, seed: int, assumed_height_m: float,
-                         people=(1, 20), distance=(2.0, 25.0), focal_jitter: float = 0.3,
-                         progress: bool = True):
-    """(gt, pred) per frame: pred = gt scaled per person by assumed / true stature; also
-    the statures (m) of all people."""
+def held_out_people(config: ModelConfig, frames: int, seed: int, people=(1, 20),
+                    distance=(2.0, 25.0), focal_jitter: float = 0.3, progress: bool = True):
+    """Per frame of the held-out stream: (GT people (P, 14, 3) m with NaN, statures (P,) m)."""
     from loco_ros.training.data import SceneRanges, draw_scene, gt_people, scene_config
 
     cfg = scene_config(config.grid, SceneRanges(tuple(people), tuple(distance), focal_jitter))
-    out, statures = [], []
+    out = []
     for i in tqdm(range(frames), disable=not progress, desc="depth ceiling"):
         scene = draw_scene(seed, i, cfg, stream=5)  # the evaluation's held-out stream
         gt = np.asarray(gt_people(scene), np.float64).reshape(-1, 14, 3)
-        heights = np.asarray(scene.heights_m, np.float64)
-        statures.extend(heights.tolist())
-        out.append((gt, gt * (assumed_height_m / heights)[:, None, None]))
-    return out, np.array(statures)
+        out.append((gt, np.asarray(scene.heights_m, np.float64)))
+    return out
+
+
+def stature_depth_frames(people: list, assumed_height_m: float) -> list:
+    """(gt, pred) per frame of :func:`held_out_people`: pred = gt scaled per person by
+    assumed / true stature (same pixels, distance from stature alone)."""
+    return [(gt, gt * (assumed_height_m / heights)[:, None, None]) for gt, heights in people]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -58,11 +60,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     config = load_yaml(ModelConfig, f"{args.model}/model.yaml")
+    people = held_out_people(config, args.frames, args.seed, progress=not args.no_progress)
+    statures = np.concatenate([heights for _, heights in people])
     rows = {}
     for height in args.assumed_height_m:
-        frames, statures = stature_depth_frames(config, args.frames, args.seed, height,
-                                                progress=not args.no_progress)
-        res = jta_metric(frames, JTA_THRESHOLDS_M)
+        res = jta_metric(stature_depth_frames(people, height), JTA_THRESHOLDS_M)
         rows[f"{height:g}"] = {f"{t:g}": r["f1"] for t, r in res.items()}
         print(f"assumed stature {height:.2f} m: F1 "
               + ", ".join(f"{100 * r['f1']:.1f} % at {t:g} m" for t, r in res.items()))
