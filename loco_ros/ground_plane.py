@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from loco_ros.config import _require
 from loco_ros.skeleton import JOINT_INDEX
@@ -110,6 +111,13 @@ def ground_plane_from_config(config: GroundPlaneConfig) -> GroundPlane:
         raise ValueError(f"ground_plane.mode {config.mode!r} has no fixed plane")
     return ground_plane_from_angles(config.camera_height_m, math.radians(config.pitch_deg),
                                     math.radians(config.roll_deg))
+
+
+def transform_to_rotation_translation(transform) -> tuple[np.ndarray, np.ndarray]:
+    """(R (3, 3), t (3,) m) of a geometry_msgs/Transform (rclpy or rosbags message); ValueError
+    for a zero or NaN quaternion."""
+    q, t = transform.rotation, transform.translation
+    return Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix(), np.array([t.x, t.y, t.z])
 
 
 def ground_plane_from_transform(rotation_ground_cam: np.ndarray,

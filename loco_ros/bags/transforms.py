@@ -16,7 +16,11 @@ from scipy.spatial.transform import Rotation
 from loco_ros.bags.messages import header_msg
 from loco_ros.bags.reading import open_bag, read_messages
 from loco_ros.bags.typestore import loco_typestore
-from loco_ros.ground_plane import GroundPlane, ground_plane_from_transform
+from loco_ros.ground_plane import (
+    GroundPlane,
+    ground_plane_from_transform,
+    transform_to_rotation_translation,
+)
 
 TF_STATIC_TOPIC = "/tf_static"
 TF_MESSAGE = "tf2_msgs/msg/TFMessage"
@@ -45,10 +49,8 @@ def read_static_transforms(path: str | Path) -> dict[str, tuple[str, Transform]]
         conns = [c for c in reader.connections if c.topic == TF_STATIC_TOPIC]
         for conn, _, raw in read_messages(reader, conns):
             for tf in store.deserialize_cdr(raw, conn.msgtype).transforms:
-                q, t = tf.transform.rotation, tf.transform.translation
-                rotation = Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix()
                 out[tf.child_frame_id] = (tf.header.frame_id,
-                                          (rotation, np.array([t.x, t.y, t.z])))
+                                          transform_to_rotation_translation(tf.transform))
     return out
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.time import Time
-from scipy.spatial.transform import Rotation
 from std_msgs.msg import Header
 
 from loco_ros.errors import ConfigError, InputError
@@ -15,6 +13,7 @@ from loco_ros.ground_plane import (
     GroundPlaneConfig,
     ground_plane_from_config,
     ground_plane_from_transform,
+    transform_to_rotation_translation,
 )
 
 
@@ -51,9 +50,7 @@ class GroundPlaneSource:
         except self._tf_errors as err:
             raise InputError(f"no transform {self.config.ground_frame} <- {header.frame_id}: "
                              f"{err}", "ground_plane") from err
-        q, t = tf.transform.rotation, tf.transform.translation
         try:  # a zero or NaN quaternion, a camera below the ground
-            rotation = Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix()
-            return ground_plane_from_transform(rotation, np.array([t.x, t.y, t.z]))
+            return ground_plane_from_transform(*transform_to_rotation_translation(tf.transform))
         except ValueError as err:
             raise InputError(str(err), "ground_plane") from err
