@@ -37,48 +37,16 @@ def _scene_config(args):
 
 def generate_bag(out: str, frames: int, seed: int, config, fps: float = 10.0,
                  image_topic: str = "/camera/image", info_topic: str = "/camera/camera_info",
-                 gt_topic: str = "/people/poses3d_gt", frame_id: str = "camera",
-                 storage: str = "mcap") -> None:
-    """Write ``frames`` synthetic frames (independent scenes) as a rosbag2: rgb8 images,
-    CameraInfo and the GT people (Pose3DArray; joints outside the image not detected)."""
-    import numpy as np
-
-    from loco_ros.bags.messages import camera_info_msg, pose_array_msg, rgb_image_msg
-    from loco_ros.bags.reading import create_bag
-    from loco_ros.bags.typestore import CAMERA_INFO, IMAGE, POSE3D_ARRAY, loco_typestore
+                 gt_topic: str = "/people/poses3d_gt", storage: str = "mcap") -> None:
+    """Write ``frames`` synthetic frames (independent scenes, the images of the shards of
+    ``seed``) as a rosbag2: rgb8 images, CameraInfo and the GT people (Pose3DArray)."""
+    from loco_ros.synthetic.bag import BagTopics, write_scene_bag
     from loco_ros.synthetic.dataset import generate_sample
-    from loco_ros.types import People
 
-    store = loco_typestore()
-    period = int(1e9 / fps)
-    with create_bag(out, storage) as writer:
-        conns = {
-            image_topic: writer.add_connection(image_topic, IMAGE, typestore=store),
-            info_topic: writer.add_connection(info_topic, CAMERA_INFO, typestore=store),
-            gt_topic: writer.add_connection(gt_topic, POSE3D_ARRAY, typestore=store),
-        }
-        for i in range(frames):
-            sample = generate_sample(seed, i, config)
-            scene = sample.scene
-            stamp = 1_700_000_000_000_000_000 + i * period
-            p = scene.num_people
-            uv = scene.uv_px().astype(np.float32)
-            people = People(
-                xyz_m=scene.joints_xyz_m.astype(np.float32),
-                confidence=scene.visible.astype(np.float32),
-                detected=scene.visible.copy(),
-                uv_px=np.where(scene.visible[..., None], uv, np.nan).astype(np.float32),
-                score=np.ones(p, np.float32),
-                track_id=tuple(str(k) for k in range(p)),
-            )
-            w, h = scene.image_size
-            msgs = {
-                image_topic: (rgb_image_msg(sample.image, stamp, frame_id), IMAGE),
-                info_topic: (camera_info_msg(scene.K, w, h, stamp, frame_id), CAMERA_INFO),
-                gt_topic: (pose_array_msg(people, stamp, frame_id), POSE3D_ARRAY),
-            }
-            for topic, (msg, msgtype) in msgs.items():
-                writer.write(conns[topic], stamp, store.serialize_cdr(msg, msgtype))
+    scenes = [generate_sample(seed, i, config, render=False).scene for i in range(frames)]
+    write_scene_bag(out, scenes, fps=fps, seed=seed, storage=storage,
+                    topics=BagTopics(image_topic, info_topic, gt_topic),
+                    render=lambda i, _scene: generate_sample(seed, i, config).image)
 
 
 def _generate(argv: list[str]) -> int:

@@ -6,7 +6,8 @@ frame, metres) is projected with the network-input intrinsics K to ``(u, v)``; i
 then ``grid`` turns both into the continuous voxel ``(d, h, w)`` (docs/CONVENTIONS.md).
 
 Rendering: per joint a Gaussian ``exp(-r^2 / sigma^2)`` (voxel units) with peak 1 at the
-EXACT continuous voxel (the authors round it first), pasted as a cube of half-width
+EXACT continuous voxel (the authors round it first: ``round_centres=True``, the paper's eq. 1,
+used to score the VHA by the paper's protocol), pasted as a cube of half-width
 ``ceil(2.5 sigma)`` around the rounded voxel (their side ``5 sigma (+1 if even)``), people
 combined by element-wise max. Joints that are NaN, behind the camera, outside the image or
 outside the depth range are skipped.
@@ -118,13 +119,15 @@ def render_volumetric_heatmap(
     grid: GridConfig,
     visible: np.ndarray | None = None,
     focal_px_scale: float | None = None,
+    round_centres: bool = False,
 ) -> np.ndarray:
     """Render the ground-truth volumetric heatmap (K, D, H, W) float32 in [0, 1].
 
     joints_xyz_m: (P, K, 3) camera frame, metres. K_intrinsics: (3, 3) network-input pixels.
     visible: optional (P, K) bool, False joints are skipped. focal_px_scale: see
     ``encode_joints_to_voxels``. Each valid joint adds a Gaussian exp(-r^2 / sigma^2) with
-    peak 1 at its continuous voxel, element-wise max over people.
+    peak 1 at its continuous voxel (at its rounded voxel with ``round_centres``, as the
+    paper's eq. 1), element-wise max over people.
     """
     voxel, valid = _encode(joints_xyz_m, K_intrinsics, grid, focal_px_scale)
     if visible is not None:
@@ -134,7 +137,10 @@ def render_volumetric_heatmap(
         valid &= mask.astype(bool)
     volume = np.zeros(heatmap_shape(grid), np.float32)
     _, joint = np.nonzero(valid)
-    first, stop, g = _axis_gaussians(voxel[valid], volume.shape[1:], grid.sigma)
+    centres = voxel[valid]
+    if round_centres:
+        centres = np.floor(centres + 0.5)
+    first, stop, g = _axis_gaussians(centres, volume.shape[1:], grid.sigma)
     for j in range(joint.shape[0]):
         _paste_max(volume[joint[j]], first[j], stop[j], g[j])
     return volume

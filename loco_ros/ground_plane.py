@@ -161,3 +161,9 @@ def snap_people_to_ground(people: People, plane: GroundPlane, ankle_height_m: fl
         return people
     xyz[use] *= s[use, None, None]
     return replace(people, xyz_m=xyz.astype(people.xyz_m.dtype))
+
+
+def snap_with_config(people: People, plane: GroundPlane, config: GroundPlaneConfig) -> People:
+    """:func:`snap_people_to_ground` with the ankle height and depth-change limit of
+    ``config`` (what the node and the evaluation both run)."""
+    return snap_people_to_ground(people, plane, config.ankle_height_m, config.max_depth_change)

@@ -53,7 +53,9 @@ def test_evaluate_cli_writes_json_and_markdown(tiny_model, tmp_path) -> None:
     result = json.loads((out / "metrics.json").read_text())
     assert result["frames"] == 3
     assert [v["label"] for v in result["vha"]] == ["v2 (model)", "v3"]
-    assert {"f1_0", "f1_1", "f1_2", "compression", "code_shape"} <= set(result["vha"][0])
+    assert {"f1_0", "f1_1", "f1_2", "paper_f1_1", "paper_re_2", "compression",
+            "code_shape"} <= set(result["vha"][0])
+    assert "rounded voxel (paper eq. 1)" in (out / "metrics.md").read_text()
     for key in ("plain", "refined", "grounded"):
         assert set(result["jta"][key]) == {"0.4", "0.8", "1.2"}
         assert {"pr", "re", "f1"} <= set(result["jta"][key]["0.8"])
@@ -98,17 +100,17 @@ TEST_SEED = 4242  # not a training or validation seed
 # targets (0.97 / 0.80) are not reached yet by this CPU-trained demo model; they are
 # tracked in the issue, not asserted here.
 VHA_F1_FLOOR = 0.82
+PAPER_VHA_F1_FLOOR = 0.88
 PIPELINE_F1_FLOOR = 0.34
 GROUNDED_F1_FLOOR = 0.52
 VHA_SCENES = 16
 PIPELINE_FRAMES = 60
 
 
-def _demo_vha_f1() -> float:
+def _demo_vha_scores() -> dict:
     config, _, _ = load_model(DEMO)
     frames = synthetic_frames(config, VHA_SCENES, TEST_SEED)
-    result = evaluate(DEMO, frames, pipeline=False, threads=2, progress=False)
-    return result["vha"][0]["f1_1"]
+    return evaluate(DEMO, frames, pipeline=False, threads=2, progress=False)["vha"][0]
 
 
 def _demo_pipeline() -> dict:
@@ -118,7 +120,11 @@ def _demo_pipeline() -> dict:
 
 
 def test_demo_vha_round_trip_on_rendered_gt_heatmaps() -> None:
-    assert _demo_vha_f1() >= VHA_F1_FLOOR
+    scores = _demo_vha_scores()
+    assert scores["f1_1"] >= VHA_F1_FLOOR
+    # Gaussians on the rounded voxels (paper eq. 1) leave no near-ties to resolve.
+    assert scores["paper_f1_1"] >= PAPER_VHA_F1_FLOOR
+    assert scores["paper_f1_1"] > scores["f1_1"]
 
 
 def test_demo_pipeline_finds_people_on_held_out_images() -> None:

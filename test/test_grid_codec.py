@@ -174,6 +174,19 @@ def test_render_single_joint_hand_values() -> None:
     assert volume[3, 15, 3, 8] == pytest.approx(corner, rel=1e-4)
 
 
+def test_render_round_centres_puts_the_paper_gaussian_on_the_rounded_voxel() -> None:
+    joints = one_person((3, point_at(100.8, 60.4, 20.25 * 32.0 / 63.0)))
+    volume = render_volumetric_heatmap(joints, K_DEMO, DEMO, round_centres=True)
+    exact = render_volumetric_heatmap(joints, K_DEMO, DEMO)
+    # same rounded voxel (20, 8, 13) and cube as the exact rendering, but peak 1 there and
+    # neighbours exp(-1 / sigma^2) on every side (paper eq. 1)
+    assert volume[3, 20, 8, 13] == 1.0
+    for d, h, w in ((19, 8, 13), (21, 8, 13), (20, 7, 13), (20, 9, 13), (20, 8, 12)):
+        assert volume[3, d, h, w] == pytest.approx(math.exp(-0.25), rel=1e-6)
+    assert np.array_equal(volume > 0, exact > 0)
+    assert not np.allclose(volume, exact)
+
+
 def test_render_peak_one_on_exact_voxel_and_clipped_at_border() -> None:
     joints = one_person((0, point_at(0.0, 0.0, 32.0)))
     volume = render_volumetric_heatmap(joints, K_DEMO, DEMO)

@@ -17,6 +17,7 @@ from loco_ros.ground_plane import (
     ground_plane_from_config,
     ground_plane_from_transform,
     snap_people_to_ground,
+    snap_with_config,
 )
 from loco_ros.synthetic.scene import SceneConfig, sample_scene
 from loco_ros.types import People
@@ -105,6 +106,10 @@ def test_who_is_left_alone() -> None:
     # a correction beyond max_depth_change (person on a platform, a wrong ankle) is not made
     far = _people(xyz[:1] * 3.0)
     assert snap_people_to_ground(far, plane, max_depth_change=0.5) is far
+    assert snap_with_config(far, plane, GroundPlaneConfig(max_depth_change=0.5)) is far
+    wide = snap_with_config(far, plane, GroundPlaneConfig(max_depth_change=0.95))
+    np.testing.assert_allclose(wide.xyz_m, snap_people_to_ground(far, plane, 0.07, 0.95).xyz_m)
+    assert not np.allclose(wide.xyz_m, far.xyz_m)
     # refiner-filled ankles anchor a person only when no ankle was detected
     detected = np.isfinite(xyz).all(-1)
     detected[1, ANKLES[0]] = False

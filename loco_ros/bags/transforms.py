@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rosbags.rosbag2 import Reader
 from scipy.spatial.transform import Rotation
 
 from loco_ros.bags.messages import header_msg
@@ -41,16 +42,15 @@ def static_transform_msg(parent: str, child: str, rotation: np.ndarray,
     return types[TF_MESSAGE](transforms=[stamped])
 
 
-def read_static_transforms(path: str | Path) -> dict[str, tuple[str, Transform]]:
-    """child frame -> (parent frame, transform) of every /tf_static transform of a bag."""
+def read_static_transforms(reader: Reader) -> dict[str, tuple[str, Transform]]:
+    """child frame -> (parent frame, transform) of every /tf_static transform of an open bag."""
     store = loco_typestore()
     out: dict[str, tuple[str, Transform]] = {}
-    with open_bag(path) as reader:
-        conns = [c for c in reader.connections if c.topic == TF_STATIC_TOPIC]
-        for conn, _, raw in read_messages(reader, conns):
-            for tf in store.deserialize_cdr(raw, conn.msgtype).transforms:
-                out[tf.child_frame_id] = (tf.header.frame_id,
-                                          transform_to_rotation_translation(tf.transform))
+    conns = [c for c in reader.connections if c.topic == TF_STATIC_TOPIC]
+    for conn, _, raw in read_messages(reader, conns):
+        for tf in store.deserialize_cdr(raw, conn.msgtype).transforms:
+            out[tf.child_frame_id] = (tf.header.frame_id,
+                                      transform_to_rotation_translation(tf.transform))
     return out
 
 
@@ -70,13 +70,12 @@ def chain_transform(transforms: dict[str, tuple[str, Transform]], target: str,
     return R, t
 
 
-def first_frame_id(path: str | Path, topic: str) -> str | None:
-    """header.frame_id of the first message on ``topic`` (None if the topic is empty)."""
+def first_frame_id(reader: Reader, topic: str) -> str | None:
+    """header.frame_id of the first message on ``topic`` of an open bag (None if empty)."""
     store = loco_typestore()
-    with open_bag(path) as reader:
-        conns = [c for c in reader.connections if c.topic == topic]
-        for conn, _, raw in read_messages(reader, conns):
-            return store.deserialize_cdr(raw, conn.msgtype).header.frame_id
+    conns = [c for c in reader.connections if c.topic == topic]
+    for conn, _, raw in read_messages(reader, conns):
+        return store.deserialize_cdr(raw, conn.msgtype).header.frame_id
     return None
 
 
@@ -84,8 +83,9 @@ def ground_plane_from_bag(path: str | Path, image_topic: str = "/camera/image",
                           ground_frame: str = "base_footprint") -> GroundPlane | None:
     """The plane z = 0 of ``ground_frame`` seen from the frame of the images on
     ``image_topic``, from the bag's /tf_static; None where the bag has no such chain."""
-    camera_frame = first_frame_id(path, image_topic)
-    if camera_frame is None:
-        return None
-    found = chain_transform(read_static_transforms(path), ground_frame, camera_frame)
+    with open_bag(path) as reader:
+        camera_frame = first_frame_id(reader, image_topic)
+        if camera_frame is None:
+            return None
+        found = chain_transform(read_static_transforms(reader), ground_frame, camera_frame)
     return None if found is None else ground_plane_from_transform(*found)

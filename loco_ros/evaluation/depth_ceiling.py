@@ -9,10 +9,13 @@ Its JTA F1 is the ceiling of any method that gets depth from apparent size; the 
 (loco_ros.ground_plane) is not bound by it.
 
     python -m loco_ros.evaluation.depth_ceiling --frames 400 --seed 777 \
-        --metrics weights/demo/logs/eval_heldout/metrics.json --plot docs/depth_sources.png
+        --metrics weights/demo/logs/eval_heldout/metrics.json \
+        --budget weights/demo/logs/error_budget.json --plot docs/depth_sources.png
 
 ``--metrics`` (a ``loco evaluate`` result on the same frames) and ``--plot`` draw the model's
-F1 with image-only depth and with the ground plane next to this ceiling.
+F1 with image-only depth and with the ground plane next to this ceiling; ``--budget`` (an
+``evaluation.error_budget`` result on the same frames) adds the model's own 2D detections
+with perfect person depth.
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ def main(argv: list[str] | None = None) -> dict:
                    help="statures to try; the best F1@0.8 m is the ceiling")
     p.add_argument("--out", default=None, help="JSON file for the result")
     p.add_argument("--metrics", default=None, help="loco evaluate metrics.json to compare")
+    p.add_argument("--budget", default=None,
+                   help="error_budget JSON of the model on the same frames: adds its 2D "
+                        "detections with perfect person depth to the plot")
     p.add_argument("--plot", default=None, help="PNG: the model's F1 next to the ceiling")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
@@ -80,13 +86,15 @@ def main(argv: list[str] | None = None) -> dict:
 
         write_json(args.out, result)
     if args.plot:
-        plot_depth_sources(result, args.metrics, args.plot)
+        plot_depth_sources(result, args.metrics, args.plot, args.budget)
     return result
 
 
-def plot_depth_sources(result: dict, metrics_path: str | None, png: str) -> None:
+def plot_depth_sources(result: dict, metrics_path: str | None, png: str,
+                       budget_path: str | None = None) -> None:
     """Grouped bars of JTA F1 at each threshold: the model (image only, with the ground
-    plane) from ``metrics_path`` and the stature-only ceiling."""
+    plane) from ``metrics_path``, the stature-only ceiling, and from ``budget_path``
+    (``evaluation.error_budget``) the model's own 2D detections with perfect person depth."""
     import json
     from pathlib import Path
 
@@ -103,6 +111,9 @@ def plot_depth_sources(result: dict, metrics_path: str | None, png: str) -> None
                      for key, label in names.items() if key in jta})
     bars[f"perfect 2D, depth from stature {result['best_assumed_height_m']:g} m"] = \
         result["ceiling_f1"]
+    if budget_path:
+        oracle = json.loads(Path(budget_path).read_text())["jta"]["person_oracle"]
+        bars["model's 2D, perfect person depth"] = {t: v["f1"] for t, v in oracle.items()}
     thresholds = list(result["ceiling_f1"])
     fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
     width = 0.8 / len(bars)

@@ -17,7 +17,7 @@ import torch
 from loco_ros.association import associate_people, unassigned_candidates
 from loco_ros.config import ModelConfig
 from loco_ros.estimator import ImageToVolume, letterbox_image
-from loco_ros.ground_plane import GroundPlane, GroundPlaneConfig, snap_people_to_ground
+from loco_ros.ground_plane import GroundPlane, GroundPlaneConfig, snap_with_config
 from loco_ros.lifting import peaks_to_candidates
 from loco_ros.peaks import find_peaks
 from loco_ros.refiner import PoseRefiner, refine_people
@@ -65,10 +65,8 @@ def run_pipeline(
     t5 = time.perf_counter()
     grounded = None
     if ground is not None:
-        ground_config = ground_config or GroundPlaneConfig()
-        grounded = snap_people_to_ground(refined if refined is not None else people, ground,
-                                         ground_config.ankle_height_m,
-                                         ground_config.max_depth_change)
+        grounded = snap_with_config(refined if refined is not None else people, ground,
+                                    ground_config or GroundPlaneConfig())
     t6 = time.perf_counter()
     t.update(preprocess=t1 - t0, network=t2 - t1, peaks=t3 - t2, lifting_association=t4 - t3,
              refiner=t5 - t4, ground_plane=t6 - t5, total=t6 - t0)

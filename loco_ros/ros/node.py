@@ -26,7 +26,7 @@ from visualization_msgs.msg import MarkerArray
 
 from loco_ros.errors import InputError, LocoError
 from loco_ros.estimator import LocoEstimator
-from loco_ros.ground_plane import snap_people_to_ground
+from loco_ros.ground_plane import snap_with_config
 from loco_ros.image_input import check_image_layout, image_to_rgb
 from loco_ros.intrinsics import CameraModel, IntrinsicsSource
 from loco_ros.latest_frame import LatestFrameSlot
@@ -282,9 +282,7 @@ class LocoNode(LifecycleNode):
             return people
         if plane is None:
             return people
-        config = self._config.ground_plane
-        return snap_people_to_ground(people, plane, config.ankle_height_m,
-                                     config.max_depth_change)
+        return snap_with_config(people, plane, self._config.ground_plane)
 
     @staticmethod
     def _debug_image(rgb: np.ndarray, people, header: Header) -> Image:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,16 @@ from loco_ros.types import People
 IMAGE_TOPIC = "/camera/image"
 CAMERA_INFO_TOPIC = "/camera/camera_info"
 GT_TOPIC = "/people/poses3d_gt"
+
+
+@dataclass(frozen=True)
+class BagTopics:
+    """Topic names of a synthetic bag."""
+
+    image: str = IMAGE_TOPIC
+    camera_info: str = CAMERA_INFO_TOPIC
+    ground_truth: str = GT_TOPIC
+
 GROUND_FRAME = "base_footprint"
 # base_footprint (x forward, y left, z up) <- the synthetic world frame (x right, y down,
 # z forward), both on the ground below the camera.
@@ -52,13 +63,21 @@ def fixed_camera_pose(scenes: Sequence[Scene]) -> tuple[np.ndarray, np.ndarray] 
 def write_scene_bag(path: str | Path, scenes: Sequence[Scene], ids: Sequence[str] = (),
                     fps: float = 10.0, frame_id: str = "camera_optical_frame",
                     start_ns: int = 1_700_000_000 * 10**9, seed: int = 0,
-                    storage: str = "mcap", compress: bool = True) -> Path:
+                    storage: str = "mcap", compress: bool = True,
+                    topics: BagTopics = BagTopics(),
+                    render: Callable[[int, Scene], np.ndarray] | None = None) -> Path:
     """Render ``scenes`` and write them as a bag (zstd-compressed messages by default).
 
-    Topics: /camera/image (rgb8), /camera/camera_info, /people/poses3d_gt (Pose3DArray, GT),
-    and /tf_static (base_footprint -> ``frame_id``) when all scenes share one camera pose.
+    Topics (``topics``): the image (rgb8), its CameraInfo, the GT (Pose3DArray), and
+    /tf_static (base_footprint -> ``frame_id``) when all scenes share one camera pose.
     ``ids``: ground-truth identities of the people (same order in every scene).
+    ``render(index, scene)`` gives frame ``index``'s RGB image; by default the scene is
+    rendered with the noise of ``(seed, index)``.
     """
+    if render is None:
+        def render(index: int, scene: Scene) -> np.ndarray:
+            return render_scene(scene, np.random.default_rng([seed, index]))
+
     store = loco_typestore()
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     writer = Writer(Path(path), version=9, storage_plugin=plugin)
@@ -66,9 +85,9 @@ def write_scene_bag(path: str | Path, scenes: Sequence[Scene], ids: Sequence[str
         mode = CompressionMode.STORAGE if plugin == StoragePlugin.MCAP else CompressionMode.MESSAGE
         writer.set_compression(mode, CompressionFormat.ZSTD)
     with writer:
-        image = writer.add_connection(IMAGE_TOPIC, IMAGE, typestore=store)
-        info = writer.add_connection(CAMERA_INFO_TOPIC, CAMERA_INFO, typestore=store)
-        truth = writer.add_connection(GT_TOPIC, POSE3D_ARRAY, typestore=store)
+        image = writer.add_connection(topics.image, IMAGE, typestore=store)
+        info = writer.add_connection(topics.camera_info, CAMERA_INFO, typestore=store)
+        truth = writer.add_connection(topics.ground_truth, POSE3D_ARRAY, typestore=store)
         pose = fixed_camera_pose(scenes) if len(scenes) else None
         if pose is not None:
             static = writer.add_connection(TF_STATIC_TOPIC, TF_MESSAGE, typestore=store)
@@ -76,7 +95,7 @@ def write_scene_bag(path: str | Path, scenes: Sequence[Scene], ids: Sequence[str
             writer.write(static, start_ns, store.serialize_cdr(msg, TF_MESSAGE))
         for index, scene in enumerate(tqdm(scenes, desc="writing bag", unit="frame")):
             stamp = start_ns + round(index * 1e9 / fps)
-            rgb = render_scene(scene, np.random.default_rng([seed, index]))
+            rgb = render(index, scene)
             width, height = scene.image_size
             messages = (
                 (info, camera_info_msg(scene.K, width, height, stamp, frame_id), CAMERA_INFO),

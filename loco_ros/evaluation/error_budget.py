@@ -1,0 +1,143 @@
+"""Where does a model lose its JTA F1: in depth, or in 2D peaks and association?
+
+Runs the pipeline on held-out synthetic frames and scores its people as they are, and again
+after an oracle gives them their depth while every pixel stays where the model put it:
+
+- "oracle person depth": each predicted person matched to a GT person in the image (Hungarian
+  on the mean pixel distance of their common joints) is moved along its camera rays to the GT
+  person's distance (all its joints scaled by the median GT / predicted distance ratio of the
+  common joints), so only the person's own shape is left to the model;
+- "oracle joint depth": every common joint at its GT distance.
+
+The oracle rows are the F1 that perfect depth would give this model's 2D detections; the gap
+to 100 % is what its 2D peaks and association lose, which no depth prior (stature, ground
+plane) can win back.
+
+    python -m loco_ros.evaluation.error_budget --model weights/demo --frames 400 --seed 777 \
+        --out weights/demo/logs/error_budget.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from tqdm import tqdm
+
+from loco_ros.estimator import load_model
+from loco_ros.evaluation.evaluate import _finite_or_empty, synthetic_frames
+from loco_ros.evaluation.pipeline import people_in_image, run_pipeline
+from loco_ros.lifting import project_to_image
+from loco_ros.metrics import JTA_THRESHOLDS_M, format_markdown_table, jta_metric
+from loco_ros.training.common import write_json
+from loco_ros.types import People
+
+ROWS = {
+    "refined": "LoCO + refiner",
+    "person_oracle": "LoCO + refiner, oracle person depth",
+    "joint_oracle": "LoCO + refiner, oracle joint depth",
+    "grounded": "LoCO + refiner + ground plane",
+}
+
+
+def match_people_in_image(gt_uv_px: np.ndarray, pred_uv_px: np.ndarray,
+                          max_pixels: float) -> np.ndarray:
+    """One-to-one GT/prediction person matching by mean pixel distance of common joints.
+
+    gt_uv_px: (G, K, 2), pred_uv_px: (P, K, 2) pixels with NaN for absent joints. Pairs with
+    no common joint or a mean distance above ``max_pixels`` are never matched.
+    Returns (N, 2) int64 rows (gt index, pred index).
+    """
+    if gt_uv_px.shape[0] == 0 or pred_uv_px.shape[0] == 0:
+        return np.zeros((0, 2), np.int64)
+    d = np.linalg.norm(gt_uv_px[:, None] - pred_uv_px[None], axis=-1)  # (G, P, K)
+    common = np.isfinite(d)
+    with np.errstate(invalid="ignore"):
+        cost = np.where(common, d, 0.0).sum(-1) / common.sum(-1)
+    allowed = common.any(-1) & (cost <= max_pixels)
+    rows, cols = linear_sum_assignment(np.where(allowed, cost, 1e9))
+    keep = allowed[rows, cols]
+    return np.stack([rows[keep], cols[keep]], axis=1).astype(np.int64)
+
+
+def with_oracle_depth(people: People, gt_xyz_m: np.ndarray, K: np.ndarray,
+                      per_joint: bool = False, max_pixels: float = 16.0) -> People:
+    """``people`` with the GT distance of their matched GT person (see the module docstring).
+
+    gt_xyz_m: (G, K, 3) metres, NaN where absent; K: (3, 3) intrinsics of the image the
+    people's ``uv_px`` refer to. Unmatched people and joints without a GT partner keep their
+    distance (``per_joint``) or take their person's ratio. Pixels never move.
+    """
+    xyz = people.xyz_m.astype(np.float64).copy()
+    pairs = match_people_in_image(project_to_image(gt_xyz_m, K), project_to_image(xyz, K),
+                                  max_pixels)
+    for g, p in pairs:
+        ratio = np.linalg.norm(gt_xyz_m[g], axis=-1) / np.linalg.norm(xyz[p], axis=-1)
+        common = np.isfinite(ratio)
+        person = np.median(ratio[common])
+        scale = np.where(common, ratio, person) if per_joint else np.full_like(ratio, person)
+        xyz[p] *= scale[:, None]
+    return replace(people, xyz_m=xyz.astype(people.xyz_m.dtype))
+
+
+def error_budget(model_dir: str | Path, frames: int, seed: int, threads: int = 2,
+                 progress: bool = True) -> dict:
+    """JTA metric of :data:`ROWS` over ``frames`` held-out synthetic frames of ``seed``."""
+    torch.set_num_threads(threads)
+    config, network, refiner = load_model(Path(model_dir))
+    scored = {k: [] for k in ROWS}
+    for image, K, gt, ground in tqdm(synthetic_frames(config, frames, seed), total=frames,
+                                     disable=not progress, desc="error budget"):
+        gt = _finite_or_empty(gt)
+        out = run_pipeline(network, config, image, K, refiner, ground)
+        variants = {
+            "refined": out.refined,
+            "person_oracle": with_oracle_depth(out.refined, gt, K),
+            "joint_oracle": with_oracle_depth(out.refined, gt, K, per_joint=True),
+            "grounded": out.grounded,
+        }
+        wh = (image.shape[1], image.shape[0])
+        for key, people in variants.items():
+            scored[key].append((gt, people_in_image(people, wh, K), out.solitary))
+    result = {"model_dir": str(model_dir), "frames": frames, "seed": seed, "jta": {}}
+    for key, frames_list in scored.items():
+        res = jta_metric(frames_list, JTA_THRESHOLDS_M)
+        result["jta"][key] = {f"{t:g}": r for t, r in res.items()}
+    return result
+
+
+def markdown(result: dict) -> str:
+    """The result as a markdown table (F1, PR, RE at 0.8 m and F1 at each threshold)."""
+    rows = []
+    for key, name in ROWS.items():
+        r = result["jta"][key]
+        rows.append([name] + [100 * r[t]["f1"] for t in ("0.4", "0.8", "1.2")]
+                    + [100 * r["0.8"]["pr"], 100 * r["0.8"]["re"]])
+    header = ["people", "F1@0.4m", "F1@0.8m", "F1@1.2m", "PR@0.8m", "RE@0.8m"]
+    return (f"Model `{result['model_dir']}`, {result['frames']} frames of seed "
+            f"{result['seed']}\n\n" + format_markdown_table(header, rows, ".1f") + "\n")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="weights/demo", help="model directory")
+    p.add_argument("--frames", type=int, default=400)
+    p.add_argument("--seed", type=int, default=777)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=None, help="JSON file for the result")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    result = error_budget(args.model, args.frames, args.seed, args.threads,
+                          not args.no_progress)
+    print(markdown(result))
+    if args.out:
+        write_json(Path(args.out), result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
