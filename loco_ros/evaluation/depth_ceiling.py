@@ -129,10 +129,11 @@ def plot_depth_sources(result: dict, metrics_path: str | None, png: str,
                   label="target F1 at 0.8 m (80 %)")
     ax.set_xticks(np.arange(len(thresholds)), [f"{t} m" for t in thresholds])
     ax.set_ylabel("JTA F1 (%)")
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, 125)
+    ax.set_yticks(range(0, 101, 20))
     ax.set_title(f"Held-out synthetic set ({result['frames']} frames): where depth comes from",
                  fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper center", ncol=2)
     fig.tight_layout()
     Path(png).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png)
