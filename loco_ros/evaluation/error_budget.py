@@ -25,14 +25,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from tqdm import tqdm
 
 from loco_ros.estimator import load_model
 from loco_ros.evaluation.evaluate import _finite_or_empty, synthetic_frames
 from loco_ros.evaluation.pipeline import people_in_image, run_pipeline
 from loco_ros.lifting import project_to_image
-from loco_ros.metrics import JTA_THRESHOLDS_M, format_markdown_table, jta_metric
+from loco_ros.metrics import (
+    JTA_THRESHOLDS_M,
+    format_markdown_table,
+    jta_metric,
+    match_people_in_image,
+)
 from loco_ros.training.common import write_json
 from loco_ros.types import People
 
@@ -42,26 +46,6 @@ ROWS = {
     "joint_oracle": "LoCO + refiner, oracle joint depth",
     "grounded": "LoCO + refiner + ground plane",
 }
-
-
-def match_people_in_image(gt_uv_px: np.ndarray, pred_uv_px: np.ndarray,
-                          max_pixels: float) -> np.ndarray:
-    """One-to-one GT/prediction person matching by mean pixel distance of common joints.
-
-    gt_uv_px: (G, K, 2), pred_uv_px: (P, K, 2) pixels with NaN for absent joints. Pairs with
-    no common joint or a mean distance above ``max_pixels`` are never matched.
-    Returns (N, 2) int64 rows (gt index, pred index).
-    """
-    if gt_uv_px.shape[0] == 0 or pred_uv_px.shape[0] == 0:
-        return np.zeros((0, 2), np.int64)
-    d = np.linalg.norm(gt_uv_px[:, None] - pred_uv_px[None], axis=-1)  # (G, P, K)
-    common = np.isfinite(d)
-    with np.errstate(invalid="ignore"):
-        cost = np.where(common, d, 0.0).sum(-1) / common.sum(-1)
-    allowed = common.any(-1) & (cost <= max_pixels)
-    rows, cols = linear_sum_assignment(np.where(allowed, cost, 1e9))
-    keep = allowed[rows, cols]
-    return np.stack([rows[keep], cols[keep]], axis=1).astype(np.int64)
 
 
 def with_oracle_depth(people: People, gt_xyz_m: np.ndarray, K: np.ndarray,

@@ -6,8 +6,8 @@ K = 14 joints; 3D points in metres (camera optical frame), absent joints NaN.
 - :mod:`.jta`: :func:`jta_frame_counts` / :func:`jta_metric`, the LoCO paper's Table 3
   metric (greedy row-then-column minimum matching of joints of the same type, PR/RE/F1 per
   frame averaged over frames).
-- :mod:`.mpjpe`: :func:`match_people_hungarian`, :func:`mpjpe_mm`: person matching and MPJPE
-  in millimetres.
+- :mod:`.mpjpe`: :func:`match_people_hungarian` (metres), :func:`match_people_in_image`
+  (pixels), :func:`mpjpe_mm`: person matching and MPJPE in millimetres.
 - :mod:`.pck`: :func:`pck3d`, PandaNet's 3DPCK@150mm with distance bins and per-joint
   breakdown.
 - :mod:`.peaks`: :func:`peak_f1`, the VHA's F1 of peaks at 0/1/2 voxels (paper Table 2).
@@ -24,7 +24,7 @@ from loco_ros.metrics.jta import (
     jta_metric,
     jta_scores,
 )
-from loco_ros.metrics.mpjpe import match_people_hungarian, mpjpe_mm
+from loco_ros.metrics.mpjpe import match_people_hungarian, match_people_in_image, mpjpe_mm
 from loco_ros.metrics.pck import (
     JOINT_GROUPS,
     PCK_DISTANCE_EDGES_M,
@@ -54,6 +54,7 @@ __all__ = [
     "jta_scores",
     "jta_table",
     "match_people_hungarian",
+    "match_people_in_image",
     "mpjpe_mm",
     "pck3d",
     "pck_distance_table",

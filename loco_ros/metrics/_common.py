@@ -18,11 +18,11 @@ from loco_ros.skeleton import NUM_JOINTS
 _FORBIDDEN = 1.0e9
 
 
-def _as_people_array(x: np.ndarray, name: str) -> np.ndarray:
-    """(N, K, 3) float64 copy; raises InputError on any other shape."""
+def _as_people_array(x: np.ndarray, name: str, dims: int = 3) -> np.ndarray:
+    """(N, K, dims) float64 copy (3: metres, 2: pixels); InputError on any other shape."""
     arr = np.asarray(x, np.float64)
-    if arr.ndim != 3 or arr.shape[1:] != (NUM_JOINTS, 3):
-        raise InputError(f"{name}: expected shape (N, {NUM_JOINTS}, 3), got {arr.shape}")
+    if arr.ndim != 3 or arr.shape[1:] != (NUM_JOINTS, dims):
+        raise InputError(f"{name}: expected shape (N, {NUM_JOINTS}, {dims}), got {arr.shape}")
     return arr
 
 
@@ -51,7 +51,7 @@ def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _mean_joint_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, K, 3), (M, K, 3) -> (N, M) mean distance over joints finite in both (inf if none)."""
+    """(N, K, C), (M, K, C) -> (N, M) mean distance over joints finite in both (inf if none)."""
     diff = a[:, None, :, :] - b[None, :, :, :]
     dist = np.sqrt(np.einsum("nmkc,nmkc->nmk", diff, diff))
     both = np.isfinite(dist)

@@ -27,14 +27,28 @@ def match_people_hungarian(
     cost > ``max_distance_m`` (when given), are never matched.
     Returns (N, 2) int64 rows (gt index, pred index), sorted by gt index.
     """
-    g = _as_people_array(gt, "gt")
-    p = _as_people_array(pred, "pred")
+    return _match_by_mean_distance(_as_people_array(gt, "gt"), _as_people_array(pred, "pred"),
+                                   max_distance_m)
+
+
+def match_people_in_image(
+    gt_uv_px: np.ndarray, pred_uv_px: np.ndarray, max_pixels: float | None = None
+) -> np.ndarray:
+    """:func:`match_people_hungarian` on image positions: gt (G, K, 2), pred (P, K, 2)
+    pixels with NaN for absent joints; the cost is the mean pixel distance of common joints,
+    so people match however wrong their depth is."""
+    return _match_by_mean_distance(_as_people_array(gt_uv_px, "gt_uv_px", 2),
+                                   _as_people_array(pred_uv_px, "pred_uv_px", 2), max_pixels)
+
+
+def _match_by_mean_distance(g: np.ndarray, p: np.ndarray, max_cost: float | None) -> np.ndarray:
+    """Hungarian matching of (G, K, C) and (P, K, C) people on their mean joint distance."""
     if g.shape[0] == 0 or p.shape[0] == 0:
         return np.zeros((0, 2), np.int64)
     cost = _mean_joint_distance(g, p)
     allowed = np.isfinite(cost)
-    if max_distance_m is not None:
-        allowed &= cost <= max_distance_m
+    if max_cost is not None:
+        allowed &= cost <= max_cost
     rows, cols = linear_sum_assignment(np.where(allowed, cost, _FORBIDDEN))
     keep = allowed[rows, cols]
     return np.stack([rows[keep], cols[keep]], axis=1).astype(np.int64)
