@@ -1,0 +1,91 @@
+"""A contact sheet of teacher labels drawn on video frames, for checking them by eye.
+
+    python -m loco_ros.teacher.contact_sheet            # -> docs/teacher_check.png
+
+Each labelled person gets its box, its 14 joints and limbs (joints with visibility < 0.5
+drawn hollow) and its score; the panel title says the video, frame and number of labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from loco_ros.data import real_material
+from loco_ros.skeleton import LIMBS
+from loco_ros.teacher.labels import FrameLabels, load_labels
+
+PANELS = (("vtest", real_material.vtest_video, (0, 200, 400, 600, 780)),
+          ("sports2d", real_material.sports2d_video, (0, 100, 200)))
+PANEL_WIDTH = 768
+
+
+def read_frames(video: Path, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """BGR frames at the given decoded indices (sequential decode, as the labeller)."""
+    cap = cv2.VideoCapture(str(video))
+    out: dict[int, np.ndarray] = {}
+    i = 0
+    while len(out) < len(indices):
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        if i in indices:
+            out[i] = bgr
+        i += 1
+    cap.release()
+    return out
+
+
+def draw_frame(bgr: np.ndarray, frame: FrameLabels, title: str) -> np.ndarray:
+    """The frame with its labels, scaled to :data:`PANEL_WIDTH` px wide."""
+    s = PANEL_WIDTH / bgr.shape[1]
+    img = cv2.resize(bgr, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    for p in range(frame.num_people):
+        j = frame.joints_px[p] * s
+        box = (frame.box_px[p] * s).round().astype(int)
+        cv2.rectangle(img, tuple(box[:2]), tuple(box[2:]), (0, 255, 255), 1)
+        cv2.putText(img, f"{frame.score[p]:.2f}", (int(box[0]), int(box[1]) - 3),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 255, 255), 1, cv2.LINE_AA)
+        for a, b in LIMBS:
+            cv2.line(img, tuple(j[a].round().astype(int)), tuple(j[b].round().astype(int)),
+                     (0, 0, 255) if b in (2, 3, 4, 8, 9, 10) else (255, 128, 0), 1, cv2.LINE_AA)
+        for k, pt in enumerate(j.round().astype(int)):
+            cv2.circle(img, tuple(pt), 2, (0, 255, 0), -1 if frame.visibility[p, k] >= 0.5 else 1)
+    cv2.rectangle(img, (0, 0), (PANEL_WIDTH, 22), (0, 0, 0), -1)
+    cv2.putText(img, f"{title}  labelled: {frame.num_people}", (6, 16),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    return img
+
+
+def contact_sheet(labels_dir: Path, columns: int = 2) -> np.ndarray:
+    panels = []
+    for name, video_fn, indices in PANELS:
+        labels = load_labels(labels_dir / f"{name}.json")
+        by_index = {f.index: f for f in labels.frames}
+        for i, bgr in read_frames(video_fn(), indices).items():
+            panels.append(draw_frame(bgr, by_index[i], f"{name} frame {i}"))
+    height = max(p.shape[0] for p in panels)
+    panels = [cv2.copyMakeBorder(p, 0, height - p.shape[0], 0, 0, cv2.BORDER_CONSTANT)
+              for p in panels]
+    while len(panels) % columns:
+        panels.append(np.zeros_like(panels[0]))
+    rows = [np.hstack(panels[r:r + columns]) for r in range(0, len(panels), columns)]
+    return np.vstack(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--labels", type=Path, default=Path("data/real/labels"))
+    parser.add_argument("--out", type=Path, default=Path("docs/teacher_check.png"))
+    args = parser.parse_args(argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(args.out), contact_sheet(args.labels), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    print(f"{args.out}: {args.out.stat().st_size / 1e6:.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Teacher labels of a video: the JSON file format and its loader.
+
+File (one per video, ``data/real/labels/<video>.json``)::
+
+    {"source": "vtest.avi", "image_size": [W, H], "fps": 10.0, "teacher": "...",
+     "joint_names": [14 names], "head_top_rule": "...", "neck_rule": "...",
+     "frames": [{"index": 0, "people": [{"joints_px": [[x, y] x 14],
+                 "visibility": [14 floats 0..1], "joints_world_m": [[x, y, z] x 14],
+                 "box_px": [x0, y0, x1, y1], "score": float}]}]}
+
+``index`` is the 0-based decoded frame number (cv2.VideoCapture order); every decoded frame
+has an entry (``people`` may be empty). ``joints_px`` are frame pixels (x right, y down);
+``joints_world_m`` BlazePose's world frame (metres, origin at the hip centre, x/y along the
+image axes, z towards/away from the camera, relative).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from loco_ros.skeleton import JOINT_NAMES, NUM_JOINTS
+
+
+@dataclass(frozen=True)
+class FrameLabels:
+    """People of one frame: ``joints_px`` (P, 14, 2), ``visibility`` (P, 14),
+    ``joints_world_m`` (P, 14, 3), ``box_px`` (P, 4), ``score`` (P,), all float."""
+
+    index: int
+    joints_px: np.ndarray
+    visibility: np.ndarray
+    joints_world_m: np.ndarray
+    box_px: np.ndarray
+    score: np.ndarray
+
+    @property
+    def num_people(self) -> int:
+        return int(self.score.shape[0])
+
+
+@dataclass(frozen=True)
+class VideoLabels:
+    source: str
+    image_size: tuple[int, int]  # (width, height) px
+    fps: float
+    teacher: str
+    joint_names: tuple[str, ...]
+    head_top_rule: str
+    neck_rule: str
+    frames: tuple[FrameLabels, ...]
+
+
+def frame_from_people(index: int, people: list[dict]) -> FrameLabels:
+    """A :class:`FrameLabels` from the JSON ``people`` list."""
+    def arr(key: str, shape: tuple[int, ...]) -> np.ndarray:
+        return np.array([p[key] for p in people], dtype=np.float64).reshape((len(people),) + shape)
+
+    return FrameLabels(index=int(index), joints_px=arr("joints_px", (NUM_JOINTS, 2)),
+                       visibility=arr("visibility", (NUM_JOINTS,)),
+                       joints_world_m=arr("joints_world_m", (NUM_JOINTS, 3)),
+                       box_px=arr("box_px", (4,)), score=arr("score", ()))
+
+
+def _frame_json(frame: FrameLabels) -> dict:
+    r = lambda a, d: np.round(np.asarray(a, dtype=np.float64), d).tolist()  # noqa: E731
+    return {"index": frame.index, "people": [
+        {"joints_px": r(frame.joints_px[i], 1), "visibility": r(frame.visibility[i], 3),
+         "joints_world_m": r(frame.joints_world_m[i], 3), "box_px": r(frame.box_px[i], 1),
+         "score": round(float(frame.score[i]), 3)} for i in range(frame.num_people)]}
+
+
+def save_labels(labels: VideoLabels, path: str | Path) -> None:
+    """Write ``labels`` as JSON (pixels to 0.1 px, metres to 1 mm, scores to 1e-3)."""
+    doc = {"source": labels.source, "image_size": list(labels.image_size), "fps": labels.fps,
+           "teacher": labels.teacher, "joint_names": list(labels.joint_names),
+           "head_top_rule": labels.head_top_rule, "neck_rule": labels.neck_rule,
+           "frames": [_frame_json(f) for f in labels.frames]}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # One frame per line: readable diffs, small file.
+    head = json.dumps({k: v for k, v in doc.items() if k != "frames"})[:-1]
+    lines = ",\n".join(json.dumps(f, separators=(",", ":")) for f in doc["frames"])
+    path.write_text(f'{head}, "frames": [\n{lines}\n]}}\n')
+
+
+def load_labels(path: str | Path) -> VideoLabels:
+    """Read a labels file written by :func:`save_labels` (or by hand in the same format)."""
+    doc = json.loads(Path(path).read_text())
+    names = tuple(doc["joint_names"])
+    if names != JOINT_NAMES:
+        raise ValueError(f"{path}: joint_names {names} are not LoCO's {JOINT_NAMES}")
+    return VideoLabels(source=doc["source"], image_size=tuple(int(v) for v in doc["image_size"]),
+                       fps=float(doc["fps"]), teacher=doc["teacher"], joint_names=names,
+                       head_top_rule=doc["head_top_rule"], neck_rule=doc["neck_rule"],
+                       frames=tuple(frame_from_people(f["index"], f["people"])
+                                    for f in doc["frames"]))
