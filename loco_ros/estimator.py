@@ -3,6 +3,7 @@
     estimator = LocoEstimator.from_dir("weights/demo")   # model.yaml + *.safetensors
     estimator.open()
     result = estimator.estimate(image_rgb, K)            # (H, W, 3) uint8, (3, 3) pixels
+    result = estimator.estimate(raw_rgb, K, lens=lens)   # a raw image: peaks undistorted
     result.people.xyz_m                                   # (P, 14, 3) metres, camera frame
 
 The pipeline reads as one line per stage: preprocess (letterbox to the network input),
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from loco_ros.association import associate_people
+from loco_ros.camera_model import LensDistortion
 from loco_ros.config import ModelConfig, load_yaml
 from loco_ros.errors import InputError, WeightsError
 from loco_ros.lifting import check_intrinsics, letterbox_intrinsics, peaks_to_candidates
@@ -142,19 +145,27 @@ class LocoEstimator:
         """Network input (width, height) in pixels."""
         return self.config.grid.image_width, self.config.grid.image_height
 
-    def estimate(self, image_rgb: np.ndarray, K: np.ndarray) -> Estimate:
-        """People in one (H, W, 3) uint8 RGB image with intrinsics K (3, 3, source pixels)."""
+    def estimate(self, image_rgb: np.ndarray, K: np.ndarray,
+                 lens: LensDistortion | None = None) -> Estimate:
+        """People in one (H, W, 3) uint8 RGB image with intrinsics K (3, 3, source pixels).
+
+        lens: the distortion of a raw image (None: pinhole or rectified). Peaks are then
+        undistorted before lifting; the people's uv_px stay pixels of image_rgb.
+        """
         self.open()
+        K = check_intrinsics(K)
+        undistort = None if lens is None else partial(lens.undistort_px, K=K)
+        distort = None if lens is None else partial(lens.distort_px, K=K)
         timings: dict[str, float] = {}
         clock = _StageClock(timings)
         pre = clock("preprocess", letterbox_image, image_rgb, K, self.input_size_wh)
         volume = clock("network", self._backend, pre.image)
         peaks = clock("peaks", self._backend.find_peaks, volume, self.config.decode)
         candidates = clock("lifting", peaks_to_candidates, peaks, self.config.grid, pre.K_net,
-                           pre.scale_xy, pre.pad_xy)
+                           pre.scale_xy, pre.pad_xy, undistort)
         people = clock("association", associate_people, candidates, self.config.association)
         if self.refiner is not None:
-            people = clock("refiner", refine_people, self.refiner, people, np.asarray(K))
+            people = clock("refiner", refine_people, self.refiner, people, K, distort)
         return Estimate(people, timings)
 
 

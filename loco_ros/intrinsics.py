@@ -1,55 +1,47 @@
-"""Which intrinsics apply to an image: latest or exact-stamp CameraInfo, scaled, or fallback."""
+"""Which camera applies to an image: latest or exact-stamp CameraInfo, or the fallback.
+
+The CameraInfo becomes the ImageCamera of the received image by ``camera_model.image_camera``
+(ROI, binning, resize; raw images keep the lens distortion, rectified ones use P).
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import numpy as np
 
+from loco_ros.camera_model import CameraModel, ImageCamera, delivered_size, image_camera
 from loco_ros.errors import InputError
-from loco_ros.lifting import check_intrinsics
 
-
-@dataclass(frozen=True)
-class CameraModel:
-    """Intrinsics K (3, 3) in pixels of an image of width x height pixels."""
-
-    K: np.ndarray
-    width: int
-    height: int
-
-    def scaled_to(self, width: int, height: int) -> np.ndarray:
-        """K (3, 3) for the same camera delivering width x height images (pixel centres)."""
-        if (width, height) == (self.width, self.height) or self.width <= 0 or self.height <= 0:
-            return self.K
-        sx, sy = width / self.width, height / self.height
-        K = self.K.copy()
-        K[0, 0], K[1, 1] = K[0, 0] * sx, K[1, 1] * sy
-        K[0, 2] = (K[0, 2] + 0.5) * sx - 0.5
-        K[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
-        return K
+__all__ = ["CameraModel", "IntrinsicsSource"]
 
 
 class IntrinsicsSource:
-    """Remembers CameraInfo and answers which K applies to an image (thread-safe).
+    """Remembers CameraInfo and answers which camera applies to an image (thread-safe).
 
     mode "latest": the newest CameraInfo; "exact": the one whose stamp equals the image's.
-    A fallback K (from parameters) is used when no CameraInfo has been seen.
+    A fallback K (from parameters) is used when no CameraInfo has been seen. rectified: the
+    images are rectified (P, no distortion), else raw (K and the lens distortion).
     """
 
     def __init__(self, mode: str = "latest", fallback: CameraModel | None = None,
-                 history: int = 64) -> None:
+                 history: int = 64, rectified: bool = False) -> None:
         if mode not in ("latest", "exact"):
             raise ValueError(f"camera_info_mode must be latest or exact, not {mode!r}")
         self._mode, self._fallback, self._history = mode, fallback, history
+        self._rectified = rectified
         self._by_stamp: OrderedDict[int, CameraModel] = OrderedDict()
         self._lock = threading.Lock()
 
     def update(self, K: np.ndarray, width: int, height: int, stamp_ns: int) -> None:
-        """Store a CameraInfo; InputError (and nothing stored) for zero or NaN focal lengths."""
-        model = CameraModel(check_intrinsics(K), int(width), int(height))
+        """Store a distortion-free camera; InputError (nothing stored) for bad focal lengths."""
+        self.update_model(CameraModel(K, int(width), int(height)), stamp_ns)
+
+    def update_model(self, model: CameraModel, stamp_ns: int) -> None:
+        """Store a CameraInfo's model; InputError (nothing stored) when it cannot serve this
+        input (e.g. rectified images and no usable P)."""
+        image_camera(model, *delivered_size(model), self._rectified)
         with self._lock:
             self._by_stamp[stamp_ns] = model
             self._by_stamp.move_to_end(stamp_ns)
@@ -67,7 +59,11 @@ class IntrinsicsSource:
             return bool(self._by_stamp)
 
     def lookup(self, width: int, height: int, stamp_ns: int) -> np.ndarray:
-        """K (3, 3) for an image of width x height taken at stamp_ns, or InputError."""
+        """Pinhole K (3, 3) for an image of width x height taken at stamp_ns, or InputError."""
+        return self.lookup_camera(width, height, stamp_ns).K
+
+    def lookup_camera(self, width: int, height: int, stamp_ns: int) -> ImageCamera:
+        """K (3, 3) and lens of an image of width x height taken at stamp_ns, or InputError."""
         with self._lock:
             if self._mode == "exact":
                 model = self._by_stamp.get(stamp_ns)
@@ -80,4 +76,4 @@ class IntrinsicsSource:
             raise InputError(
                 f"no CameraInfo {what} and no fallback intrinsics; not publishing",
                 "no_camera_info")
-        return model.scaled_to(width, height)
+        return image_camera(model, width, height, self._rectified)

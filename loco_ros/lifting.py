@@ -16,6 +16,7 @@ Canonical focal: the network predicts depth as if its input camera had focal
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from loco_ros.grid import (
 from loco_ros.types import Candidates, Peaks
 
 PairLike = float | tuple[float, float]
+PixelMap = Callable[[np.ndarray], np.ndarray]  # pixels (N, 2) -> pixels (N, 2)
 
 
 def check_intrinsics(K: np.ndarray) -> np.ndarray:
@@ -183,19 +185,22 @@ def decode_voxels_to_joints(
     K_net: np.ndarray,
     grid: GridConfig,
     focal_px_scale: float | None = None,
+    uv_net_px: np.ndarray | None = None,
 ) -> np.ndarray:
     """Continuous voxels (..., 3) as (d, h, w) -> 3D points (..., 3), camera frame, metres.
 
     Inverse of ``codec.encode_joints_to_voxels``: pixel ``(8 w, 8 h)`` of the network input,
     network-depth ``voxel_to_depth(d)``, true depth = network-depth / focal_px_scale
     (default ``grid.focal_px / fx_net``), lifted with K_net (network-input pixels).
+    uv_net_px: (..., 2) network-input pixels to lift at instead of ``(8 w, 8 h)`` (the
+    undistorted pixels of a raw image).
     """
     voxels = check_last_axis(voxel_dhw, 3, "voxel_dhw")
     if focal_px_scale is None:
         focal_px_scale = canonical_depth_scale(K_net, grid)
     if not (math.isfinite(focal_px_scale) and focal_px_scale > 0.0):
         raise InputError(f"focal_px_scale must be finite and > 0, got {focal_px_scale}")
-    uv_net = voxel_to_pixel(voxels[..., 1:], grid)
+    uv_net = voxel_to_pixel(voxels[..., 1:], grid) if uv_net_px is None else uv_net_px
     depth_m = voxel_to_depth(voxels[..., 0], grid) / focal_px_scale
     xyz = lift_to_camera(uv_net, depth_m, K_net, grid.depth_axis)
     return xyz.astype(result_dtype(np.asarray(voxel_dhw)))
@@ -213,6 +218,7 @@ def peaks_to_candidates(
     K_net: np.ndarray,
     scale_xy: PairLike = 1.0,
     pad_xy: PairLike = (0, 0),
+    undistort_px: PixelMap | None = None,
 ) -> Candidates:
     """Peaks (M) of a decoded volume -> 3D joint candidates (M), float32.
 
@@ -220,11 +226,17 @@ def peaks_to_candidates(
     letterbox that made the network input from the source image (``letterbox_intrinsics``);
     Candidates.uv_px is in SOURCE pixels, xyz_m in the camera frame (metres, true depth via
     the canonical-focal rescale), confidence = clip(value, 0, 1).
+    undistort_px: for a raw image, source pixels (M, 2) -> pixels of the pinhole image with
+    the same intrinsics (``camera_model.undistort_pixels``); candidates are lifted there while
+    uv_px stays the (distorted) source pixels.
     """
     _check_peaks(peaks)
     voxels = peaks.voxel.astype(np.float64)
-    xyz = decode_voxels_to_joints(voxels, K_net, grid)
     uv_src = network_to_source_px(voxel_to_pixel(voxels[:, 1:], grid), scale_xy, pad_xy)
+    uv_lift = None
+    if undistort_px is not None and len(peaks):
+        uv_lift = source_to_network_px(undistort_px(uv_src), scale_xy, pad_xy)  # (M, 2)
+    xyz = decode_voxels_to_joints(voxels, K_net, grid, uv_net_px=uv_lift)
     return Candidates(
         joint=peaks.joint.astype(np.int64),
         xyz_m=xyz.astype(np.float32),

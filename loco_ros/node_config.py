@@ -20,6 +20,7 @@ class NodeConfig:
     engine_cache_dir: str = ""  # "" = ~/.cache/loco_ros/engines
     input_qos: str = "sensor_data"  # sensor_data | reliable | system_default
     camera_info_mode: str = "latest"  # latest | exact (same stamp as the image)
+    image_is_rectified: bool = False  # True: image_rect (CameraInfo.p); False: raw (k, d)
     fallback_fx: float = 0.0  # used only without CameraInfo; 0 = no fallback
     fallback_fy: float = 0.0
     fallback_cx: float = 0.0

@@ -16,12 +16,14 @@ with ReLUs; its last layer starts at zero, so an untrained refiner is the identi
   confidence is ``FILLED_CONFIDENCE_FACTOR`` (0.5) times the mean confidence of the person's
   detected joints (the head included), so a filled joint never outranks a detected one;
 - ``uv_px`` of filled joints is the pinhole projection of the filled point when intrinsics K
-  (3x3, of the image the ``uv_px`` refer to) are given, and stays NaN otherwise (also for a
-  point at z <= 0). ``uv_px`` of detected joints is kept.
+  (3x3, of the image the ``uv_px`` refer to) are given, passed through ``distort_px`` for a
+  raw image with lens distortion, and stays NaN otherwise (also for a point at z <= 0).
+  ``uv_px`` of detected joints is kept.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
@@ -115,11 +117,13 @@ def _project(xyz_m: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
 
 
 def refine_people(
-    refiner: PoseRefiner, people: People, intrinsics: np.ndarray | None = None
+    refiner: PoseRefiner, people: People, intrinsics: np.ndarray | None = None,
+    distort_px: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> People:
     """People with refined detected joints and filled holes (see the module docstring).
 
     ``intrinsics``: optional 3x3 K used to give filled joints pixel coordinates.
+    ``distort_px``: pinhole pixels (N, 2) -> pixels (N, 2) of the distorted (raw) image.
     """
     if len(people) == 0:
         return people
@@ -146,7 +150,10 @@ def refine_people(
     out_xyz[rows] = refined
     out_conf[rows] = np.where(holes, FILLED_CONFIDENCE_FACTOR * mean_conf[:, None], conf)
     if intrinsics is not None:
-        uv = _project(refined.reshape(-1, 3), intrinsics).reshape(-1, NUM_JOINTS, 2)
+        uv = _project(refined.reshape(-1, 3), intrinsics)  # (R K, 2)
+        if distort_px is not None:
+            uv = distort_px(uv).astype(np.float32)
+        uv = uv.reshape(-1, NUM_JOINTS, 2)
         out_uv[rows] = np.where(holes[..., None], uv, out_uv[rows])
     else:
         out_uv[rows] = np.where(holes[..., None], np.float32(np.nan), out_uv[rows])

@@ -24,6 +24,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
+from loco_ros.camera_model import describe_input
 from loco_ros.errors import InputError, LocoError
 from loco_ros.estimator import LocoEstimator
 from loco_ros.ground_plane import snap_with_config
@@ -32,7 +33,7 @@ from loco_ros.intrinsics import CameraModel, IntrinsicsSource
 from loco_ros.latest_frame import LatestFrameSlot
 from loco_ros.msg import Pose3DArray
 from loco_ros.node_config import NodeConfig
-from loco_ros.ros.conversions import people_to_msg
+from loco_ros.ros.conversions import camera_info_to_model, people_to_msg
 from loco_ros.ros.diagnostics import build_diagnostics
 from loco_ros.ros.ground import GroundPlaneSource
 from loco_ros.ros.markers import people_to_markers
@@ -111,7 +112,9 @@ class LocoNode(LifecycleNode):
             self.get_logger().error(f"configure failed: {err}")
             return TransitionCallbackReturn.FAILURE
         self._config, self._estimator = config, estimator
-        self._intrinsics = IntrinsicsSource(config.camera_info_mode, self._fallback(config))
+        self._intrinsics = IntrinsicsSource(config.camera_info_mode, self._fallback(config),
+                                            rectified=config.image_is_rectified)
+        self.get_logger().info(f"camera input: {describe_input(config.image_is_rectified)}")
         self._tracker = PersonTracker(config.tracking)
         self._poses_pub = self.create_lifecycle_publisher(
             Pose3DArray, "people/poses3d", OUTPUT_QOS)
@@ -202,8 +205,7 @@ class LocoNode(LifecycleNode):
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
-            self._intrinsics.update(np.array(msg.k).reshape(3, 3), msg.width, msg.height,
-                                    stamp_ns(msg.header))
+            self._intrinsics.update_model(camera_info_to_model(msg), stamp_ns(msg.header))
         except InputError as err:
             self._stats.count("rejected_camera_info")
             self.get_logger().warn(f"CameraInfo ignored: {err}", throttle_duration_sec=THROTTLE_S)
@@ -243,12 +245,12 @@ class LocoNode(LifecycleNode):
         msg, config = frame.msg, self._config
         # Intrinsics are looked up here, not on arrival, so a CameraInfo that came just after
         # its image still applies.
-        K = self._intrinsics.lookup(msg.width, msg.height, frame.stamp_ns)
+        camera = self._intrinsics.lookup_camera(msg.width, msg.height, frame.stamp_ns)
         t0 = time.perf_counter()
         rgb = image_to_rgb(msg.height, msg.width, msg.encoding, msg.step,
                            bool(msg.is_bigendian), bytes(msg.data), config.max_image_pixels)
         self._stats.record_latency("decode_image", time.perf_counter() - t0)
-        result = self._estimator.estimate(rgb, K)
+        result = self._estimator.estimate(rgb, camera.K, lens=camera.lens)
         t_ground = time.perf_counter()
         people = self._on_ground(result.people, msg.header)
         self._stats.record_latency("ground_plane", time.perf_counter() - t_ground)
