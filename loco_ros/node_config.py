@@ -30,6 +30,8 @@ class NodeConfig:
     marker_lifetime_s: float = 1.0
     debug_image: bool = True  # drawn only while someone subscribes
     diagnostics_period_s: float = 1.0
+    diagnostics_window_s: float = 10.0  # faults in the last this many seconds set the level
+    stale_input_s: float = 5.0  # WARN after this long without an image / new CameraInfo; 0 = off
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     ground_plane: GroundPlaneConfig = field(default_factory=GroundPlaneConfig)
     autostart: bool = True
@@ -48,6 +50,8 @@ class NodeConfig:
         _require(self.max_image_pixels > 0, "max_image_pixels must be > 0")
         _require(self.marker_lifetime_s >= 0, "marker_lifetime_s must be >= 0")
         _require(self.diagnostics_period_s > 0, "diagnostics_period_s must be > 0")
+        _require(self.diagnostics_window_s > 0, "diagnostics_window_s must be > 0")
+        _require(self.stale_input_s >= 0, "stale_input_s must be >= 0")
 
     @property
     def has_fallback_intrinsics(self) -> bool:

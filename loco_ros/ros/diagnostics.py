@@ -1,13 +1,34 @@
-"""A DiagnosticArray of the node's health from its RuntimeStats."""
+"""A DiagnosticArray of the node's health from its RuntimeStats.
+
+The level looks at a recent window only (``HealthPolicy.window_s``): a rejected frame makes
+the status WARN for that long, then it is OK again; the cumulative counters stay in the
+values. Inputs that stop coming are reported too: no image for ``stale_after_s`` while
+active, or a CameraInfo that stopped while images keep coming.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from std_msgs.msg import Header
 
-from loco_ros.runtime_stats import RuntimeStats
+from loco_ros.runtime_stats import RuntimeStats, StatsSnapshot
+
+# Names of RuntimeStats events the node records and the diagnostics read.
+IMAGE_EVENT = "frames_in"
+CAMERA_INFO_EVENT = "camera_info_in"
+ACTIVATED_EVENT = "activated"
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """window_s: faults counted over this many seconds set the level. stale_after_s: no image
+    (while active) or no new CameraInfo (while images come) for this long is a WARN; 0 = off."""
+
+    window_s: float = 10.0
+    stale_after_s: float = 5.0
 
 
 def _kv(key: str, value: object) -> KeyValue:
@@ -16,26 +37,72 @@ def _kv(key: str, value: object) -> KeyValue:
     return KeyValue(key=key, value=str(value))
 
 
+def input_ages(snapshot: StatsSnapshot) -> tuple[float, float]:
+    """(seconds without an image since activation, seconds since the last CameraInfo); NaN
+    when not active / never received."""
+    activated = snapshot.ages_s.get(ACTIVATED_EVENT)
+    image = snapshot.ages_s.get(IMAGE_EVENT)
+    if activated is None:
+        image_age = float("nan")
+    else:
+        image_age = activated if image is None else min(image, activated)
+    return image_age, snapshot.ages_s.get(CAMERA_INFO_EVENT, float("nan"))
+
+
+def assess(snapshot: StatsSnapshot, facts: dict[str, object],
+           policy: HealthPolicy) -> tuple[int, str]:
+    """(DiagnosticStatus level, message) from the recent window and the input ages."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    window = f"in the last {policy.window_s:g} s"
+    internal = snapshot.recent.get("errors_internal", 0)
+    if internal:
+        errors.append(f"{internal} frame(s) failed {window}")
+    active = facts.get("lifecycle_state") == "active"
+    image_age, info_age = input_ages(snapshot)
+    stale = policy.stale_after_s
+    if not facts.get("camera_info_ok", True):
+        warnings.append("no usable intrinsics")
+    if active and stale > 0 and image_age > stale:
+        warnings.append(f"no image for {image_age:.1f} s")
+    elif active and stale > 0 and info_age > stale:
+        warnings.append(f"CameraInfo stale: last one {info_age:.1f} s ago")
+    rejected = snapshot.recent_with_prefix("rejected_")
+    if rejected:
+        warnings.append(f"{rejected} frame(s) rejected {window}")
+    dropped = snapshot.recent.get("peaks_dropped", 0)
+    if dropped:
+        warnings.append(f"{dropped} peak(s) dropped by a full GPU peak buffer {window}")
+    if errors:
+        return DiagnosticStatus.ERROR, "; ".join(errors + warnings)
+    if warnings:
+        return DiagnosticStatus.WARN, "; ".join(warnings)
+    return DiagnosticStatus.OK, "ok"
+
+
 def build_diagnostics(
-    name: str, hardware_id: str, stats: RuntimeStats, facts: dict[str, object], header: Header
+    name: str, hardware_id: str, stats: RuntimeStats, facts: dict[str, object], header: Header,
+    policy: HealthPolicy | None = None,
 ) -> DiagnosticArray:
-    """One DiagnosticStatus: rates, counters (skipped, rejected by reason), latencies p50/p95."""
+    """One DiagnosticStatus: rates, counters (skipped, rejected by reason), their recent
+    counts, input ages, latencies p50/p95; the level per ``assess``."""
+    policy = policy or HealthPolicy()
+    snapshot = stats.snapshot(policy.window_s)
+    image_age, info_age = input_ages(snapshot)
     values = [_kv(key, value) for key, value in facts.items()]
     values += [
-        _kv("input_rate_hz", stats.rate_hz("frames_in")),
+        _kv("input_rate_hz", stats.rate_hz(IMAGE_EVENT)),
         _kv("output_rate_hz", stats.rate_hz("frames_out")),
+        _kv("image_age_s", image_age),
+        _kv("camera_info_age_s", info_age),
+        _kv("recent_window_s", float(policy.window_s)),
+        _kv("rejected_recent", snapshot.recent_with_prefix("rejected_")),
     ]
-    values += [_kv(key, count) for key, count in sorted(stats.counters.items())]
+    values += [_kv(key, count) for key, count in sorted(snapshot.counters.items())]
     for stage in stats.stages():
         p50, p95 = stats.percentiles_ms(stage)
         values += [_kv(f"latency_{stage}_p50_ms", p50), _kv(f"latency_{stage}_p95_ms", p95)]
-    rejected = sum(v for k, v in stats.counters.items() if k.startswith("rejected_"))
-    level = DiagnosticStatus.OK
-    message = "ok"
-    if not facts.get("camera_info_ok", True):
-        level, message = DiagnosticStatus.WARN, "no usable intrinsics"
-    elif rejected:
-        level, message = DiagnosticStatus.WARN, f"{rejected} frame(s) rejected since start"
+    level, message = assess(snapshot, facts, policy)
     status = DiagnosticStatus(
         level=level, name=name, message=message, hardware_id=hardware_id, values=values
     )

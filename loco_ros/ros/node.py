@@ -34,7 +34,12 @@ from loco_ros.latest_frame import LatestFrameSlot
 from loco_ros.msg import Pose3DArray
 from loco_ros.node_config import NodeConfig
 from loco_ros.ros.conversions import camera_info_to_model, people_to_msg
-from loco_ros.ros.diagnostics import build_diagnostics
+from loco_ros.ros.diagnostics import (
+    ACTIVATED_EVENT,
+    CAMERA_INFO_EVENT,
+    HealthPolicy,
+    build_diagnostics,
+)
 from loco_ros.ros.ground import GroundPlaneSource
 from loco_ros.ros.markers import people_to_markers
 from loco_ros.ros.params import declare_config_parameters, read_config
@@ -145,6 +150,7 @@ class LocoNode(LifecycleNode):
             self.create_subscription(Image, "image", self._on_image, qos),
         ]
         self._slot.reopen()
+        self._stats.mark(ACTIVATED_EVENT)  # "no image for N s" counts from here
         self._running.set()
         self._worker = threading.Thread(target=self._work, name="loco_worker", daemon=True)
         self._worker.start()
@@ -204,6 +210,7 @@ class LocoNode(LifecycleNode):
                                throttle_duration_sec=THROTTLE_S)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._stats.count(CAMERA_INFO_EVENT)
         try:
             self._intrinsics.update_model(camera_info_to_model(msg), stamp_ns(msg.header))
         except InputError as err:
@@ -306,7 +313,8 @@ class LocoNode(LifecycleNode):
         header = Header(stamp=self.get_clock().now().to_msg())
         self._diagnostics_pub.publish(build_diagnostics(
             f"{self.get_fully_qualified_name()}: pose estimation", "loco_ros", self._stats,
-            facts, header))
+            facts, header,
+            HealthPolicy(self._config.diagnostics_window_s, self._config.stale_input_s)))
 
 
 def main(args: list[str] | None = None) -> None:
