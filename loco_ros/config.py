@@ -17,6 +17,8 @@ import yaml
 
 from loco_ros.errors import ConfigError
 
+BACKBONES = ("compact", "inception_v3", "efficientnet_lite0")  # loco_ros.backbones
+
 T = TypeVar("T")
 
 
@@ -79,11 +81,11 @@ class VHAConfig:
 class PredictorConfig:
     """Code predictor: backbone name and head width."""
 
-    backbone: str = "compact"  # "compact" or "inception_v3"
+    backbone: str = "compact"  # one of BACKBONES
     head_channels: tuple[int, int, int] = (1024, 512, 256)
 
     def __post_init__(self) -> None:
-        _require(self.backbone in ("compact", "inception_v3"), "unknown predictor.backbone")
+        _require(self.backbone in BACKBONES, f"predictor.backbone must be one of {BACKBONES}")
         _require(len(self.head_channels) == 3, "predictor.head_channels needs 3 values")
         _require(all(c > 0 for c in self.head_channels), "head_channels must be > 0")
 

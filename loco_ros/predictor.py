@@ -46,7 +46,8 @@ class CodePredictor(nn.Module):
         grid = config.grid
         self.input_shape: tuple[int, int, int] = (3, grid.image_height, grid.image_width)
         self.code_shape: tuple[int, int, int] = code_shape(grid, config.vha.version)
-        self.backbone = build_backbone(config.predictor.backbone)
+        self.backbone = build_backbone(config.predictor.backbone,
+                                       (grid.image_height, grid.image_width))
         code_stride = grid.stride * total_stride(config.vha.version)  # pixels per code cell
         self.pool_factor = max(1, 2 * code_stride // self.backbone.stride)
         aligned = self.backbone.aligned

@@ -411,7 +411,9 @@ def markdown(result: dict) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loco evaluate", description=__doc__.split("\n")[0])
     p.add_argument("--model", default="weights/demo", help="model directory")
-    p.add_argument("--source", choices=("synthetic", "jta", "bag"), default="synthetic")
+    p.add_argument("--source", choices=("synthetic", "jta", "bag", "video", "images", "real"),
+                   default="synthetic",
+                   help="video / images / real: real footage (loco_ros.evaluation.real_footage)")
     p.add_argument("--out", default=None, help="directory for metrics.json and metrics.md")
     p.add_argument("--frames", type=int, default=200, help="frames (synthetic: scenes)")
     p.add_argument("--seed", type=int, default=777, help="synthetic test seed")
@@ -457,6 +459,12 @@ def bag_ground_plane(args: argparse.Namespace) -> GroundPlane | None:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--source")
+    if pre.parse_known_args(argv)[0].source in ("video", "images", "real"):
+        from loco_ros.evaluation import real_footage
+
+        return real_footage.main(argv)
     args = build_parser().parse_args(argv)
     from loco_ros.config import load_yaml
 

@@ -10,6 +10,8 @@ K = 14 joints; 3D points in metres (camera optical frame), absent joints NaN.
   (pixels), :func:`mpjpe_mm`: person matching and MPJPE in millimetres.
 - :mod:`.pck`: :func:`pck3d`, PandaNet's 3DPCK@150mm with distance bins and per-joint
   breakdown.
+- :mod:`.pose2d`: :func:`frame_counts` / :class:`Pose2dCounts`, person precision / recall
+  and PCK@0.2 of the height in pixels, against a reference on real footage.
 - :mod:`.peaks`: :func:`peak_f1`, the VHA's F1 of peaks at 0/1/2 voxels (paper Table 2).
 - :mod:`.tables`: :func:`format_markdown_table` and ``*_table`` helpers print the results.
 
@@ -33,6 +35,7 @@ from loco_ros.metrics.pck import (
     person_distance_m,
 )
 from loco_ros.metrics.peaks import PeakCounts, peak_f1
+from loco_ros.metrics.pose2d import Pose2dCounts, countable, frame_counts, visible_joints
 from loco_ros.metrics.tables import (
     format_markdown_table,
     jta_table,
@@ -47,7 +50,10 @@ __all__ = [
     "JtaCounts",
     "PckCounts",
     "PeakCounts",
+    "Pose2dCounts",
+    "countable",
     "format_markdown_table",
+    "frame_counts",
     "greedy_row_column_matches",
     "jta_frame_counts",
     "jta_metric",
@@ -61,4 +67,5 @@ __all__ = [
     "pck_joint_table",
     "peak_f1",
     "person_distance_m",
+    "visible_joints",
 ]

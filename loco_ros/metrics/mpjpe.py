@@ -41,11 +41,15 @@ def match_people_in_image(
                                    _as_people_array(pred_uv_px, "pred_uv_px", 2), max_pixels)
 
 
-def _match_by_mean_distance(g: np.ndarray, p: np.ndarray, max_cost: float | None) -> np.ndarray:
-    """Hungarian matching of (G, K, C) and (P, K, C) people on their mean joint distance."""
+def _match_by_mean_distance(g: np.ndarray, p: np.ndarray, max_cost: float | None,
+                            gt_scale: np.ndarray | None = None) -> np.ndarray:
+    """Hungarian matching of (G, K, C) and (P, K, C) people on their mean joint distance,
+    divided per GT person by ``gt_scale`` (G,) when given."""
     if g.shape[0] == 0 or p.shape[0] == 0:
         return np.zeros((0, 2), np.int64)
     cost = _mean_joint_distance(g, p)
+    if gt_scale is not None:
+        cost = cost / np.asarray(gt_scale, np.float64)[:, None]
     allowed = np.isfinite(cost)
     if max_cost is not None:
         allowed &= cost <= max_cost

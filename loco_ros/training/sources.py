@@ -114,6 +114,48 @@ class JtaSource:
         return state
 
 
+class TeacherVideoSource:
+    """Frames of a real video with teacher labels (loco_ros.teacher): pseudo-3D people
+    (:func:`loco_ros.teacher.pseudo3d.pseudo_3d_people`) at nominal intrinsics (focal = the
+    image width, centred). Only the frames in ``frame_range`` [first, end) are ever read;
+    they are decoded once and kept JPEG-compressed in memory."""
+
+    def __init__(self, video: str | Path, labels: str | Path, frame_range: tuple[int, int],
+                 seed: int = 0) -> None:
+        import cv2
+
+        from loco_ros.evaluation.real_footage import nominal_K, video_frames
+        from loco_ros.teacher.labels import load_labels
+
+        found = load_labels(labels)
+        self.frames = {f.index: f for f in found.frames if frame_range[0] <= f.index
+                       < frame_range[1]}
+        self.K = nominal_K(*found.image_size)
+        self.jpeg: dict[int, bytes] = {}
+        for index, rgb in video_frames(video, sorted(self.frames)):
+            ok, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+            self.jpeg[index] = buf.tobytes()
+        self.indices = sorted(self.jpeg)
+        self.order = _Permuted(len(self.indices), seed)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __call__(self, index: int, need_image: bool = True):
+        import cv2
+
+        from loco_ros.teacher.pseudo3d import pseudo_3d_people
+
+        frame_index = self.indices[self.order.item(index)]
+        f = self.frames[frame_index]
+        image = None
+        if need_image:
+            bgr = cv2.imdecode(np.frombuffer(self.jpeg[frame_index], np.uint8), cv2.IMREAD_COLOR)
+            image = np.ascontiguousarray(bgr[:, :, ::-1])
+        joints = pseudo_3d_people(f.joints_px, f.visibility, f.joints_world_m, self.K)
+        return image, self.K, joints
+
+
 def make_source(kind: str, seed: int, shards: str | None = None, jta_root: str | None = None,
                 jta_split: str = "train", jta_frame_step: int = 1):
     """The source named ``kind`` ("shards" or "jta"); None for "synthetic"."""

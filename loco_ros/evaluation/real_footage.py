@@ -1,0 +1,290 @@
+"""Evaluation on real footage: a video against teacher labels, and people-free photographs.
+
+    loco evaluate --source video --video PATH --labels LABELS.json [--frame-range A B]
+                  [--frame-step S] [--focal-px F] --out DIR
+    loco evaluate --source images --images DIR_OR_FILES... --out DIR   (people-free photos)
+    loco evaluate --source real --out DIR       (the project's held-out real sets, below)
+
+Video: every chosen frame runs through the pipeline (the refined people, as the node
+publishes them) and is scored against the reference labels with :mod:`loco_ros.metrics.pose2d`:
+person precision / recall and PCK@0.2 of the person's height on matched people. The
+intrinsics of a video without calibration are nominal (``--focal-px``, default the image
+width, principal point at the centre): 2D metrics do not depend on them.
+
+Images: the number of people found per image (on people-free photographs every one is a
+false person).
+
+``--source real`` runs the held-out real sets of the project (README "On a real camera"):
+``vtest.avi`` frames 450-794 (the training split is 0-399, 400-449 are for tuning),
+Sports2D's ``demo.mp4`` (whole scene never trained on) and the people-free stills of
+opencv-doc and scikit-image (never trained on). It writes ``real_metrics.json``,
+``real_metrics.md`` and ``real_overlay.png`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from loco_ros.metrics import Pose2dCounts, countable, frame_counts, visible_joints
+from loco_ros.metrics.tables import format_markdown_table
+from loco_ros.skeleton import LIMBS
+
+# The held-out split of vtest.avi (frames; see module docstring) and its tuning split.
+VTEST_TRAIN_FRAMES = (0, 400)
+VTEST_TUNE_FRAMES = (400, 450)
+VTEST_TEST_FRAMES = (450, 795)
+LABELS_DIR = "data/real/labels"
+
+
+def nominal_K(width: int, height: int, focal_px: float | None = None) -> np.ndarray:
+    """(3, 3) intrinsics of an uncalibrated image: focal ``focal_px`` (default the width),
+    principal point at the image centre."""
+    f = float(focal_px or width)
+    return np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
+
+
+def video_frames(path: str | Path, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, (H, W, 3) uint8 RGB) of the wanted 0-based frames, decoding in order."""
+    wanted = sorted(set(int(i) for i in indices))
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise OSError(f"cannot open video {path}")
+    try:
+        index, cursor = 0, 0
+        while cursor < len(wanted):
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            if index == wanted[cursor]:
+                yield index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                cursor += 1
+            index += 1
+    finally:
+        capture.release()
+
+
+@dataclass
+class Model:
+    """What the evaluation runs: the torch network, its config and the refiner."""
+
+    config: object
+    network: torch.nn.Module
+    refiner: object
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> Model:
+        from loco_ros.estimator import load_model
+
+        config, network, refiner = load_model(Path(model_dir))
+        return cls(config, network, refiner)
+
+    def people(self, image_rgb: np.ndarray, K: np.ndarray):
+        """The people the node would publish for this image (refined when a refiner runs)."""
+        from loco_ros.evaluation.pipeline import run_pipeline
+
+        out = run_pipeline(self.network, self.config, image_rgb, K, self.refiner)
+        return out.refined if out.refined is not None else out.people
+
+
+def draw_reference(image_rgb: np.ndarray, uv_px: np.ndarray) -> np.ndarray:
+    """Copy of the image with reference skeletons (R, K, 2) in thin white lines."""
+    canvas = np.ascontiguousarray(image_rgb).copy()
+    for person in uv_px:
+        for a, b in LIMBS:
+            if np.all(np.isfinite(person[[a, b]])):
+                pa, pb = (tuple(int(round(v)) for v in person[i]) for i in (a, b))
+                cv2.line(canvas, pa, pb, (255, 255, 255), 1, cv2.LINE_AA)
+    return canvas
+
+
+def evaluate_video(model: Model, video: str | Path, labels_path: str | Path,
+                   frames: Sequence[int], focal_px: float | None = None,
+                   min_height_frac: float = 0.1, overlay_frames: int = 4,
+                   progress: bool = True) -> tuple[dict, list[np.ndarray]]:
+    """Scores of ``frames`` of ``video`` against the labels; also overlay pictures of
+    ``overlay_frames`` frames spread over them (reference white, predictions coloured).
+
+    Reference people shorter than ``min_height_frac`` of the image height, or with fewer
+    than 6 visible joints, are ignored (neither hit nor miss; a prediction on one is not a
+    false person)."""
+    from loco_ros.teacher.labels import load_labels
+    from loco_ros.visualization import draw_people_2d
+
+    labels = load_labels(labels_path)
+    by_index = {f.index: f for f in labels.frames}
+    frames = [i for i in frames if i in by_index]
+    w, h = labels.image_size
+    K = nominal_K(w, h, focal_px)
+    total = Pose2dCounts()
+    show = set(np.linspace(0, len(frames) - 1, overlay_frames).round().astype(int).tolist()
+               if frames else [])
+    pictures, n = [], 0
+    for n, (index, image) in enumerate(tqdm(video_frames(video, frames), total=len(frames),
+                                            desc=f"evaluate {Path(video).name}",
+                                            disable=None if progress else True)):
+        ref = by_index[index]
+        ref_uv = visible_joints(ref.joints_px, ref.visibility)
+        people = model.people(image, K)
+        counts = frame_counts(ref_uv, people.uv_px, countable(ref_uv, min_height_frac * h))
+        total.add(counts)
+        if n in show:
+            picture = draw_people_2d(draw_reference(image, ref_uv), people)
+            cv2.putText(picture, f"{Path(video).name} frame {index}", (8, 22),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 0), 2)
+            pictures.append(picture)
+    result = {"video": Path(video).name, "labels": str(labels_path), "frames": len(frames),
+              "frame_range": [min(frames), max(frames)] if frames else [],
+              "min_height_px": min_height_frac * h, **total.scores(), "counts": vars(total)}
+    return result, pictures
+
+
+def evaluate_people_free(model: Model, paths: Sequence[str | Path], progress: bool = True
+                         ) -> tuple[dict, list[np.ndarray]]:
+    """People found per image on photographs with nobody in them; the worst four drawn."""
+    from loco_ros.visualization import draw_people_2d
+
+    found: dict[str, int] = {}
+    worst: list[tuple[int, np.ndarray]] = []
+    for path in tqdm(paths, desc="people-free photos", disable=None if progress else True):
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise OSError(f"cannot read image {path}")
+        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        people = model.people(image, nominal_K(image.shape[1], image.shape[0]))
+        found[Path(path).name] = len(people)
+        if len(people):
+            worst.append((len(people), draw_people_2d(image, people)))
+    worst.sort(key=lambda item: -item[0])
+    counts = np.array(list(found.values()))
+    result = {"images": len(found), "people_found": int(counts.sum()),
+              "people_per_image": float(counts.mean()) if counts.size else float("nan"),
+              "images_with_people": int((counts > 0).sum()), "per_image": found}
+    return result, [picture for _, picture in worst[:4]]
+
+
+def overlay_grid(pictures: Sequence[np.ndarray], tile_wh: tuple[int, int] = (640, 400),
+                 columns: int = 2) -> np.ndarray:
+    """Pictures letterboxed into tiles, ``columns`` per row: (H, W, 3) uint8 RGB."""
+    tiles = []
+    for picture in pictures:
+        s = min(tile_wh[0] / picture.shape[1], tile_wh[1] / picture.shape[0])
+        small = cv2.resize(picture, (int(picture.shape[1] * s), int(picture.shape[0] * s)),
+                           interpolation=cv2.INTER_AREA)
+        tile = np.zeros((tile_wh[1], tile_wh[0], 3), np.uint8)
+        tile[:small.shape[0], :small.shape[1]] = small
+        tiles.append(tile)
+    while len(tiles) % columns:
+        tiles.append(np.zeros_like(tiles[0]))
+    rows = [np.hstack(tiles[i:i + columns]) for i in range(0, len(tiles), columns)]
+    return np.vstack(rows)
+
+
+def markdown(results: dict) -> str:
+    """The real-footage table of ``results`` (keys: video results and ``people_free``)."""
+    rows = []
+    for name, r in results.items():
+        if name == "people_free":
+            rows.append([f"people-free photos ({r['images']} images)", "-", "-", "-",
+                         f"{r['people_per_image']:.3f}"])
+        else:
+            rows.append([f"{r['video']} frames {r['frame_range'][0]}-{r['frame_range'][1]}"
+                         f" ({r['frames']} frames)", f"{100 * r['precision']:.1f} %",
+                         f"{100 * r['recall']:.1f} %", f"{100 * r['pck']:.1f} %", "-"])
+    return format_markdown_table(
+        ["held-out real material", "person precision", "person recall", "PCK@0.2 (matched)",
+         "people per image"], rows)
+
+
+def held_out_real(model: Model, args: argparse.Namespace) -> tuple[dict, list[np.ndarray]]:
+    """The three held-out real sets of the module docstring."""
+    from loco_ros.data import real_material
+
+    step = args.frame_step
+    vtest, pictures = evaluate_video(
+        model, real_material.vtest_video(), Path(args.labels_dir) / "vtest.json",
+        range(*VTEST_TEST_FRAMES, step), None, args.min_height_frac, 2, not args.no_progress)
+    sports, more = evaluate_video(
+        model, real_material.sports2d_video(), Path(args.labels_dir) / "sports2d.json",
+        range(0, 230, step), None, args.min_height_frac, 1, not args.no_progress)
+    free, worst = evaluate_people_free(model, real_material.people_free_stills(),
+                                       not args.no_progress)
+    return {"vtest": vtest, "sports2d": sports, "people_free": free}, pictures + more + worst[:1]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="loco evaluate --source video|images|real",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("--source", choices=("video", "images", "real"), required=True)
+    p.add_argument("--model", default="weights/demo", help="model directory")
+    p.add_argument("--out", default=None, help="directory for the JSON, table and overlay")
+    p.add_argument("--video", default=None)
+    p.add_argument("--labels", default=None, help="teacher labels JSON of the video")
+    p.add_argument("--labels-dir", default=LABELS_DIR, help="--source real: label files")
+    p.add_argument("--frame-range", type=int, nargs=2, default=None, metavar=("FIRST", "END"))
+    p.add_argument("--frame-step", type=int, default=1)
+    p.add_argument("--focal-px", type=float, default=None, help="default: the image width")
+    p.add_argument("--min-height-frac", type=float, default=0.1,
+                   help="reference people shorter than this share of the image are ignored")
+    p.add_argument("--images", nargs="+", default=None, help="image files or folders")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def _image_paths(items: Sequence[str]) -> list[Path]:
+    from loco_ros.data.real_material import IMAGE_SUFFIXES
+
+    paths: list[Path] = []
+    for item in map(Path, items):
+        paths += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
+            if item.is_dir() else [item]
+    return paths
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    model = Model.load(args.model)
+    t0 = time.time()
+    if args.source == "real":
+        results, pictures = held_out_real(model, args)
+    elif args.source == "video":
+        if not (args.video and args.labels):
+            raise SystemExit("--video and --labels are required with --source video")
+        first, end = args.frame_range or (0, 1 << 30)
+        result, pictures = evaluate_video(model, args.video, args.labels,
+                                          range(first, end, args.frame_step), args.focal_px,
+                                          args.min_height_frac, 4, not args.no_progress)
+        results = {"video": result}
+    else:
+        if not args.images:
+            raise SystemExit("--images is required with --source images")
+        result, pictures = evaluate_people_free(model, _image_paths(args.images),
+                                                not args.no_progress)
+        results = {"people_free": result}
+    text = markdown(results)
+    print(text)
+    results["model"], results["wall_s"] = str(args.model), time.time() - t0
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "real_metrics.json").write_text(json.dumps(results, indent=1, default=float))
+        (out / "real_metrics.md").write_text(text)
+        if pictures:
+            grid = overlay_grid(pictures)
+            cv2.imwrite(str(out / "real_overlay.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    return results
+
+
+if __name__ == "__main__":
+    main()

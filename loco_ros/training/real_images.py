@@ -1,0 +1,116 @@
+"""Real photographs in training: backgrounds behind rendered people, textures on them, and
+pure negatives (nobody there: an empty heatmap).
+
+The photographs are the wallpapers of :func:`loco_ros.data.real_material.background_photos`,
+never the held-out "nobody there" stills of opencv-doc / scikit-image. Every draw comes from
+the ``rng`` passed in, so a sample stays a pure function of (seed, index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+MAX_SIDE_PX = 1280  # photographs are kept in memory at most this large
+
+
+class PhotoBank:
+    """Photographs (RGB uint8, longest side <= MAX_SIDE_PX) loaded on first use."""
+
+    def __init__(self, paths: Sequence[str | Path]) -> None:
+        if not paths:
+            raise ValueError("PhotoBank needs at least one photograph")
+        self.paths = [Path(p) for p in paths]
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def photo(self, i: int) -> np.ndarray:
+        if i not in self._cache:
+            bgr = cv2.imread(str(self.paths[i]), cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise OSError(f"cannot read photograph {self.paths[i]}")
+            scale = MAX_SIDE_PX / max(bgr.shape[:2])
+            if scale < 1.0:
+                bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            self._cache[i] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return self._cache[i]
+
+    def crop(self, rng: np.random.Generator, size_wh: tuple[int, int],
+             min_fraction: float = 0.15) -> np.ndarray:
+        """A random crop of a random photograph resized to ``size_wh``: (H, W, 3) uint8.
+
+        The crop keeps the output's aspect ratio and covers between ``min_fraction`` and all
+        of the photograph's largest such window (by side length); flipped at random.
+        """
+        photo = self.photo(int(rng.integers(len(self))))
+        ph, pw = photo.shape[:2]
+        w, h = size_wh
+        full = min(pw / w, ph / h)  # largest window of the output's aspect ratio
+        s = full * float(rng.uniform(min_fraction, 1.0))
+        cw, ch = max(2, int(w * s)), max(2, int(h * s))
+        x0 = int(rng.integers(0, pw - cw + 1))
+        y0 = int(rng.integers(0, ph - ch + 1))
+        out = cv2.resize(photo[y0:y0 + ch, x0:x0 + cw], (w, h),
+                         interpolation=cv2.INTER_AREA if cw > w else cv2.INTER_LINEAR)
+        return out[:, ::-1].copy() if rng.random() < 0.5 else out
+
+
+def composite(rendered: np.ndarray, person_label: np.ndarray, background: np.ndarray
+              ) -> np.ndarray:
+    """Rendered people over a real background: (H, W, 3) uint8.
+
+    ``person_label`` (H, W) int, -1 where no person: those pixels take ``background``; the
+    person edge is blended over one pixel (a 3x3 box filter of the mask) so the silhouette is
+    not a hard cut-out the network could key on.
+    """
+    mask = (person_label >= 0).astype(np.float32)
+    alpha = cv2.blur(mask, (3, 3))[..., None]
+    out = rendered.astype(np.float32) * alpha + background.astype(np.float32) * (1.0 - alpha)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def retexture(image: np.ndarray, person_label: np.ndarray, bank: PhotoBank,
+              rng: np.random.Generator, probability: float, strength: tuple[float, float]
+              = (0.5, 0.9)) -> np.ndarray:
+    """Real texture on rendered people: each person, with ``probability``, gets a random
+    photograph crop multiplied by its own shading (luminance over its mean), mixed in with a
+    weight drawn from ``strength``. (H, W, 3) uint8 in, a new array out."""
+    out = image.astype(np.float32)
+    grey = out.mean(axis=2)
+    for p in np.unique(person_label[person_label >= 0]):
+        if rng.random() >= probability:
+            continue
+        ys, xs = np.nonzero(person_label == p)
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        tex = bank.crop(rng, (int(x1 - x0), int(y1 - y0)), min_fraction=0.05)
+        tex = tex.astype(np.float32)[ys - y0, xs - x0]
+        shade = grey[ys, xs] / max(float(grey[ys, xs].mean()), 1.0)
+        textured = tex * shade[:, None]
+        mix = float(rng.uniform(*strength))
+        out[ys, xs] = out[ys, xs] * (1.0 - mix) + textured * mix
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class RealImageMix:
+    """How often a training sample uses real photographs.
+
+    ``background``: rendered people composited over a real photograph (else the renderer's
+    own background); ``negative``: a real photograph alone, empty heatmap; ``texture``: per
+    composited person, the probability of a real texture on it.
+    """
+
+    background: float = 0.5
+    negative: float = 0.15
+    texture: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("background", "negative", "texture"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"RealImageMix.{name} must be in [0, 1]")

