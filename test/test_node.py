@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 from node_harness import NodeHarness, intrinsics, node_command, rgb_image
@@ -139,6 +141,42 @@ def test_burst_is_processed_or_counted_and_memory_stays_flat(harness, start_proc
     assert int(diagnostics["frames_skipped"]) > 0  # the CPU cannot keep up with 100 Hz
     growth_mib = (_rss_kib(process.pid) - rss_before) / 1024
     assert growth_mib < 80, f"memory grew by {growth_mib:.0f} MiB over the burst"
+
+
+def test_sigint_ends_the_node_and_its_worker_cleanly(harness, start_process,
+                                                   random_model_dir) -> None:
+    """Ctrl-C while frames are in flight: the worker thread ends, the process exits 0 with
+    no traceback, also when a second SIGINT follows (ros2 launch sends one after the
+    terminal's). The bound below only catches a hang; the time taken is printed."""
+    import signal
+    import time
+
+    process = _start(start_process, random_model_dir)
+    harness.wait_for_node(process)
+    image, K = rgb_image(640, 360), intrinsics(cx=320, cy=180)
+    harness.send_camera_info(K, 640, 360, SECOND)
+    _good_frame_processed(harness, SECOND, image, K)  # the worker has run
+    for i in range(10):  # keep the worker busy while the signal comes
+        harness.send_image(image, 2 * SECOND + i)
+        harness.executor.spin_once(timeout_sec=0.0)
+    start = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    harness.spin_until(lambda: process.poll() is not None, 0.2)
+    process.send_signal(signal.SIGINT)  # no-op once it has exited
+    try:
+        output = process.communicate(timeout=10.0)[0]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError(f"loco_node still running 10 s after SIGINT:\n"
+                             f"{process.communicate()[0]}") from None
+    elapsed = time.monotonic() - start
+    print(f"loco_node exited {elapsed:.2f} s after SIGINT (rc {process.returncode})")
+    assert process.returncode in (0, -signal.SIGINT, 128 + signal.SIGINT), output
+    assert "shutdown: worker thread ended" in output, output
+    assert output.rstrip().splitlines()[-1].endswith(tuple(
+        line for line in output.splitlines() if "worker thread ended" in line)), output
+    for bad in ("Traceback", "terminate called", "frame failed", "still busy"):
+        assert bad not in output, output
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "missing"])

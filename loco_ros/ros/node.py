@@ -8,6 +8,9 @@ busy replace the waiting one and are counted as skipped, so latency never builds
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, qos_profile_sensor_data, qos_profile_system_default
+from rclpy.signals import uninstall_signal_handlers
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
@@ -48,6 +52,9 @@ from loco_ros.tracking import PersonTracker
 from loco_ros.visualization import draw_people_2d
 
 THROTTLE_S = 5.0
+# Ctrl-C: the worker's wait wakes at once; a frame in progress gets this long to finish, so
+# the process ends well within the 5 s that ros2 launch gives before SIGTERM.
+EXIT_WORKER_TIMEOUT_S = 1.5
 OUTPUT_QOS = QoSProfile(depth=10)
 
 
@@ -187,12 +194,31 @@ class LocoNode(LifecycleNode):
         self._estimator = None
         self._ground = None  # drops the TF listener's subscriptions
 
-    def _stop_worker(self) -> None:
+    def _stop_worker(self, timeout_s: float = 30.0) -> bool:
+        """Stop the worker: wakes its wait at once, waits for a frame in progress up to
+        ``timeout_s``. True when the thread has ended (or none ran)."""
         self._running.clear()
         self._slot.close()
-        if self._worker is not None:
-            self._worker.join(timeout=30.0)
-            self._worker = None
+        if self._worker is None:
+            return True
+        self._worker.join(timeout=timeout_s)
+        if self._worker.is_alive():
+            return False
+        self._worker = None
+        return True
+
+    def stop_for_exit(self, timeout_s: float = EXIT_WORKER_TIMEOUT_S) -> bool:
+        """The process is ending (Ctrl-C, SIGTERM, context shut down): stop the worker with a
+        bounded wait and free the backend. True when the worker thread ended."""
+        ended = self._stop_worker(timeout_s)
+        if ended and self._estimator is not None:
+            self._estimator.close()
+        frames = self._stats.counters.get("frames_out", 0)
+        if ended:
+            _exit_log(self, "info", f"shutdown: worker thread ended ({frames} frame(s) out)")
+        else:
+            _exit_log(self, "warn", f"shutdown: worker still busy after {timeout_s:g} s")
+        return ended
 
     @staticmethod
     def _fallback(config: NodeConfig) -> CameraModel | None:
@@ -236,7 +262,7 @@ class LocoNode(LifecycleNode):
     # Worker thread ---------------------------------------------------------------------------
 
     def _work(self) -> None:
-        while self._running.is_set():
+        while self._running.is_set() and self.context.ok():
             frame = self._slot.take(timeout_s=0.1)
             if frame is None:
                 continue
@@ -245,6 +271,8 @@ class LocoNode(LifecycleNode):
             except InputError as err:
                 self._reject(err)
             except Exception as err:  # noqa: BLE001 - the node must outlive any one bad frame
+                if not (self._running.is_set() and self.context.ok()):
+                    break  # shutting down under this frame (publishers gone): not a fault
                 self._stats.count("errors_internal")
                 self.get_logger().error(f"frame failed: {err!r}", throttle_duration_sec=THROTTLE_S)
 
@@ -329,14 +357,42 @@ def main(args: list[str] | None = None) -> None:
             node.trigger_activate()
     executor = SingleThreadedExecutor()
     executor.add_node(node)
+    worker_ended = True
     try:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        node._stop_worker()
+        # ros2 launch sends its own SIGINT after the terminal's Ctrl-C: a second interrupt
+        # must not abort the clean-up half-way (KeyboardInterrupt in a join, then abort()).
+        _ignore_further_interrupts()
+        worker_ended = node.stop_for_exit()
         node.destroy_node()
         rclpy.try_shutdown()
+    if not worker_ended:
+        # A frame still running in native code (the network) must not race the
+        # interpreter's teardown: DDS is already shut down cleanly, leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _ignore_further_interrupts() -> None:
+    """Drop rclpy's SIGINT/SIGTERM handlers and ignore SIGINT for the rest of the exit."""
+    try:
+        uninstall_signal_handlers()
+    except Exception:  # noqa: BLE001 - not installed (rclpy inited elsewhere): nothing to undo
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _exit_log(node: LocoNode, level: str, message: str) -> None:
+    """Log while exiting: through rclpy while its context lives, else to stderr (the
+    rosout publisher is gone once Ctrl-C has shut the context down)."""
+    if node.context.ok():
+        getattr(node.get_logger(), level)(message)
+    else:
+        print(f"[{level.upper()}] [{node.get_name()}]: {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
