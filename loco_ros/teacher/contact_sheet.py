@@ -20,7 +20,7 @@ from loco_ros.teacher.labels import FrameLabels, load_labels
 
 PANELS = (("vtest", real_material.vtest_video, (0, 200, 400, 600, 780)),
           ("sports2d", real_material.sports2d_video, (0, 100, 200)))
-PANEL_WIDTH = 768
+PANEL_WIDTH = 640
 
 
 def read_frames(video: Path, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/teacher_check.png"))
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out), contact_sheet(args.labels), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    sheet = contact_sheet(args.labels) // 16 * 16 + 8  # 16 levels a channel: a small PNG
+    cv2.imwrite(str(args.out), sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f"{args.out}: {args.out.stat().st_size / 1e6:.2f} MB")
     return 0
 

@@ -16,7 +16,8 @@ visibility/presence of the 33 body landmarks pass thresholds and the torso (hip 
 shoulder centre) is within ``max_tilt_deg`` of image-up (our footage has only upright
 people; this rejects a yellow cloth on vtest's lawn that the model reads as a lying person),
 and duplicates are removed by
-NMS on the boxes of the body landmarks.
+NMS on the boxes of the body landmarks. The labeller then also drops partial fits nested in a
+better person's box (:func:`nested_duplicates`); tracking still sees them.
 """
 
 from __future__ import annotations
@@ -108,6 +109,29 @@ def accept(pose: Pose, cfg: FinderConfig) -> bool:
             and torso_tilt_deg(pose) <= cfg.max_tilt_deg
             and pose.visibility[:33].mean() >= cfg.min_body_visibility
             and pose.presence[:33].mean() >= cfg.min_body_presence)
+
+
+def nested_duplicates(boxes: np.ndarray, scores: np.ndarray, inside: float = 0.6,
+                      shorter: float = 0.8) -> np.ndarray:
+    """Mask (P,) of people that duplicate a better one: a partial fit of the same person.
+
+    Person i is a duplicate when at least ``inside`` of its box (boxes (P, 4) px) lies in the
+    box of a higher-scoring person j and it is less than ``shorter`` times j's height (two
+    real people that overlap at a similar distance have similar heights).
+    """
+    drop = np.zeros(len(scores), dtype=bool)
+    for i in range(len(scores)):
+        for j in range(len(scores)):
+            if j == i or scores[j] <= scores[i]:
+                continue
+            lo = np.maximum(boxes[i, :2], boxes[j, :2])
+            hi = np.minimum(boxes[i, 2:], boxes[j, 2:])
+            inter = np.prod(np.clip(hi - lo, 0.0, None))
+            area = np.prod(np.clip(boxes[i, 2:] - boxes[i, :2], 1e-6, None))
+            height_i, height_j = boxes[i, 3] - boxes[i, 1], boxes[j, 3] - boxes[j, 1]
+            if inter >= inside * area and height_i < shorter * height_j:
+                drop[i] = True
+    return drop
 
 
 def find_people(model: BlazePose, image: np.ndarray, previous: list[Pose],

@@ -22,7 +22,13 @@ import numpy as np
 from loco_ros.data import real_material
 from loco_ros.skeleton import JOINT_NAMES
 from loco_ros.teacher.blazepose import BlazePose, Pose
-from loco_ros.teacher.finder import FinderConfig, body_box, find_people, person_score
+from loco_ros.teacher.finder import (
+    FinderConfig,
+    body_box,
+    find_people,
+    nested_duplicates,
+    person_score,
+)
 from loco_ros.teacher.labels import FrameLabels, VideoLabels, save_labels
 from loco_ros.teacher.to_loco import HEAD_TOP_RULE, NECK_RULE, to_loco
 
@@ -48,11 +54,16 @@ def teacher_description(cfg: FinderConfig) -> str:
             f"(second on its own alignment ROI); kept if pose flag >= {cfg.min_flag:g}, mean "
             f"body visibility >= {cfg.min_body_visibility:g}, mean presence >= "
             f"{cfg.min_body_presence:g}, torso within {cfg.max_tilt_deg:g} deg of upright; "
-            f"NMS IoU {cfg.nms_iou:g} on landmark boxes. No smoothing across frames.")
+            f"NMS IoU {cfg.nms_iou:g} on landmark boxes, then partial fits nested in a better "
+            f"person's box dropped. No smoothing across frames.")
 
 
 def frame_labels(index: int, people: list[Pose]) -> FrameLabels:
-    """LoCO-joint labels of the people of one frame."""
+    """LoCO-joint labels of the people of one frame (nested partial duplicates dropped)."""
+    if people:
+        drop = nested_duplicates(np.array([body_box(p) for p in people]),
+                                 np.array([person_score(p) for p in people]))
+        people = [p for p, d in zip(people, drop, strict=True) if not d]
     n = len(people)
     px, vis, world = np.zeros((n, 14, 2)), np.zeros((n, 14)), np.zeros((n, 14, 3))
     for i, p in enumerate(people):
