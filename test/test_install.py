@@ -95,6 +95,30 @@ def run(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float) -> str:
     return output
 
 
+def registry_unreachable(env: dict[str, str], scratch: Path) -> str | None:
+    """Why pip cannot download from the package registry, None when it can. The probe is a
+    small pinned dependency that no local wheel directory of these machines holds."""
+    probe = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir", "-d",
+         str(scratch), lock_pin("rosbags-image") or "rosbags-image"],
+        env=env, capture_output=True, text=True, timeout=180)
+    if probe.returncode == 0:
+        return None
+    errors = [line for line in probe.stderr.splitlines() if line.startswith("ERROR")]
+    return " ".join(errors)[-300:] or probe.stderr.strip()[-300:]
+
+
+def pip(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float) -> str:
+    """run() for a pip command: a failure skips when the registry cannot be reached."""
+    try:
+        return run(cmd, env, cwd, timeout)
+    except AssertionError:
+        reason = registry_unreachable(env, cwd / "probe")
+        if reason:
+            pytest.skip(f"the package registry is not reachable: {reason}")
+        raise
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A fresh venv with the package installed from a wheel of the checkout's copy."""
@@ -102,22 +126,21 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     venv, outside = root / "venv", root / "outside"
     outside.mkdir()
     env = clean_env(venv)
-    torch_pin = lock_pin("torch") or "torch==2.13.0"
-    probe = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
-         "-d", str(root / "probe"), lock_pin("tqdm") or "tqdm"],
-        env=env, capture_output=True, text=True, timeout=120)
-    if probe.returncode != 0:
-        pytest.skip(f"the package registry is not reachable: {probe.stderr.strip()[-300:]}")
+    reason = registry_unreachable(env, root / "probe")
+    if reason:
+        pytest.skip(f"the package registry is not reachable: {reason}")
     src = copy_checkout(root / "src")
     run([sys.executable, "-m", "venv", str(venv)], env, root, 120)
     python = venv / "bin" / "python"
-    run([str(python), "-m", "pip", "install", "-q", torch_pin], env, root, 300)
-    run([str(python), "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root / "dist"),
+    # torch first, pinned: the lock's version is a local CPU wheel here, where a bare `torch`
+    # would pull a CUDA build of several GB
+    pip([str(python), "-m", "pip", "install", "-q", lock_pin("torch") or "torch==2.13.0"],
+        env, root, 300)
+    pip([str(python), "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root / "dist"),
          str(src)], env, root, 300)
     wheels = sorted((root / "dist").glob("loco_ros-*.whl"))
     assert len(wheels) == 1, wheels
-    run([str(python), "-m", "pip", "install", "-q", "-c", str(LOCK), str(wheels[0])],
+    pip([str(python), "-m", "pip", "install", "-q", "-c", str(LOCK), str(wheels[0])],
         env, root, 400)
     return {"root": root, "venv": venv, "python": python, "outside": outside,
             "wheel": wheels[0]}
