@@ -109,3 +109,93 @@ def test_invalid_parameters_are_named_in_the_error() -> None:
                       ("tracking.min_hits", 0), ("ground_plane.mode", "lidar")):
         with pytest.raises(ConfigError, match=name.split(".")[-1]):
             from_dict(NodeConfig, _unflatten({**params, name: bad}))
+
+
+# ----------------------------------------------------------------------------- launch logic
+# launch and launch_ros are not installed here: the launch file runs against stand-ins that
+# record what it builds (the real `ros2 launch` check is by hand, see the README).
+
+
+class _Recorded:
+    def __init__(self, *args, **kwargs) -> None:
+        self.args, self.kwargs = args, kwargs
+
+
+class _IfCondition(_Recorded):
+    def evaluate(self, context) -> bool:
+        name = self.args[0].args[0]
+        return context.launch_configurations[name].lower() in ("true", "1")
+
+
+class _Context:
+    def __init__(self, **values: str) -> None:
+        self.launch_configurations = values
+
+
+@pytest.fixture
+def launch_module(monkeypatch):
+    import importlib.util
+    import sys
+    import types
+
+    stubs = {
+        "launch": {"LaunchDescription": _Recorded},
+        "launch.actions": {"DeclareLaunchArgument": _Recorded, "OpaqueFunction": _Recorded},
+        "launch.conditions": {"IfCondition": _IfCondition},
+        "launch.substitutions": {"LaunchConfiguration": _Recorded,
+                                 "PathJoinSubstitution": _Recorded},
+        "launch_ros": {},
+        "launch_ros.actions": {"Node": _Recorded},
+    }
+    for name, attributes in stubs.items():
+        module = types.ModuleType(name)
+        module.__dict__.update(attributes)
+        monkeypatch.setitem(sys.modules, name, module)
+    spec = importlib.util.spec_from_file_location("loco_launch_under_test", LAUNCH_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _launch_values(**change: str) -> dict[str, str]:
+    values = dict(namespace="", image="image", camera_info="camera_info",
+                  params_file="/tmp/user.yaml", use_sim_time="", backend="", precision="",
+                  use_rviz="false", rviz_config=str(REPO_ROOT / "config" / "loco.rviz"))
+    values.update(change)
+    return values
+
+
+def test_launch_arguments_override_the_params_file_only_when_given(launch_module,
+                                                                   launch_tree) -> None:
+    defaults = {c.args[0].value: _keyword(c, "default_value")
+                for c in _calls(launch_tree, "DeclareLaunchArgument")}
+    for name in ("backend", "precision", "use_sim_time"):
+        assert defaults[name].value == "", f"{name} must default to '' (the file decides)"
+    (node,) = launch_module._setup(_Context(**_launch_values()))
+    assert node.kwargs["parameters"] == ["/tmp/user.yaml"]  # the user's YAML backend stands
+    (node,) = launch_module._setup(_Context(**_launch_values(
+        backend="torch", precision="fp32", use_sim_time="true", namespace="front")))
+    assert node.kwargs["parameters"] == [
+        "/tmp/user.yaml", {"backend": "torch", "precision": "fp32", "use_sim_time": True}]
+    assert node.kwargs["namespace"] == "front"
+
+
+def test_rviz_config_follows_the_namespace(launch_module) -> None:
+    template = (REPO_ROOT / "config" / "loco.rviz").read_text()
+    topics = [line.split("Value:")[1].strip() for line in template.splitlines()
+              if line.strip().startswith("Value: /")]
+    assert topics and all(t.startswith("/people/") for t in topics)
+    assert launch_module.namespaced_rviz_config(template, "") == template
+    for namespace in ("front", "/front", "/front/"):
+        text = launch_module.namespaced_rviz_config(template, namespace)
+        assert yaml.safe_load(text).keys() == yaml.safe_load(template).keys()
+        for topic in topics:
+            assert f"Value: /front{topic}" in text and f"Value: {topic}\n" not in text
+    node, rviz = launch_module._setup(_Context(**_launch_values(namespace="robot/front",
+                                                                use_rviz="true")))
+    path = Path(rviz.kwargs["arguments"][-1])
+    try:
+        assert "Value: /robot/front/people/markers" in path.read_text()
+        assert rviz.kwargs["parameters"] == []  # use_sim_time not given: RViz's default
+    finally:
+        path.unlink()
