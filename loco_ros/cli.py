@@ -7,6 +7,10 @@
     loco train-predictor ...   loco_ros.training.train_predictor
     loco train-refiner ...     loco_ros.training.train_refiner
     loco evaluate ...          loco_ros.evaluation.evaluate
+    loco export [--model-dir DIR] [--cache-dir DIR] [--precision fp16|fp32] [--device-index N]
+                               the ONNX file and, where TensorRT and a GPU exist, the TensorRT
+                               engine, into the cache loco_node reads (engine_cache_dir), so
+                               that activating the node does not export or build (minutes)
 
 Each ``train-*`` / ``evaluate`` subcommand takes the arguments of its module (``--help``).
 Also ``python -m loco_ros.cli``.
@@ -84,9 +88,63 @@ def _generate(argv: list[str]) -> int:
     return 0
 
 
+def export(model_dir: str | None = None, cache_dir: str | None = None,
+           precision: str = "fp16", device_index: int = 0, onnx_only: bool = False,
+           progress: bool = True) -> dict[str, str]:
+    """Export the model's ONNX file (and build its TensorRT engine where possible) into the
+    cache that ``select_backend`` reads; returns what was written or why not."""
+    from pathlib import Path
+
+    from loco_ros.backends.selection import default_cache_dir
+    from loco_ros.backends.tensorrt_engine import tensorrt_unavailable_reason
+    from loco_ros.estimator import default_model_dir, load_model
+    from loco_ros.export.onnx_export import cached_onnx
+
+    config, network, _ = load_model(Path(model_dir) if model_dir else default_model_dir())
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    onnx = cached_onnx(config, network.predictor, network.vha, cache, progress=progress)
+    done = {"onnx": str(onnx)}
+    if onnx_only:
+        done["tensorrt"] = "skipped (--onnx-only)"
+        return done
+    import torch
+
+    why = tensorrt_unavailable_reason() or (
+        None if torch.cuda.is_available() else "no CUDA GPU visible to torch")
+    if why is not None:
+        done["tensorrt"] = f"not built: {why}"
+        return done
+    from loco_ros.backends.tensorrt_backend import TensorRTBackend
+
+    backend = TensorRTBackend.from_onnx(onnx, cache, precision, device_index=device_index,
+                                        progress=progress)
+    done["tensorrt"] = backend.description
+    backend.close()
+    return done
+
+
+def _export(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="loco export", description="ONNX export and TensorRT engine into the cache "
+        "that loco_node reads (its engine_cache_dir parameter)")
+    p.add_argument("--model-dir", default=None, help="model.yaml + weights (default: demo)")
+    p.add_argument("--cache-dir", default=None,
+                   help="default: $XDG_CACHE_HOME/loco_ros/engines, as the node")
+    p.add_argument("--precision", choices=("fp16", "fp32"), default="fp16")
+    p.add_argument("--device-index", type=int, default=0, help="CUDA device of the engine")
+    p.add_argument("--onnx-only", action="store_true", help="do not build a TensorRT engine")
+    args = p.parse_args(argv)
+    done = export(args.model_dir, args.cache_dir, args.precision, args.device_index,
+                  args.onnx_only)
+    for what, result in done.items():
+        print(f"{what}: {result}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = ["generate", *SUBCOMMANDS]
+    commands = ["generate", "export", *SUBCOMMANDS]
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(__doc__.strip())
         if argv and argv[0] not in ("-h", "--help"):
@@ -97,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     if command == "generate":
         return _generate(rest)
+    if command == "export":
+        return _export(rest)
     import importlib
 
     module = importlib.import_module(SUBCOMMANDS[command])

@@ -12,6 +12,7 @@ network (code predictor + VHA decoder), peaks, lifting, association, refiner.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,6 +22,7 @@ import cv2
 import numpy as np
 
 from loco_ros.association import associate_people
+from loco_ros.backends.base import BackendError
 from loco_ros.camera_model import LensDistortion
 from loco_ros.config import ModelConfig, load_yaml
 from loco_ros.errors import InputError, WeightsError
@@ -45,6 +47,7 @@ class Estimate:
 
     people: People
     timings_s: dict[str, float] = field(default_factory=dict)
+    peaks_dropped: int = 0  # peaks a GPU kernel found but could not return (full buffer)
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,10 @@ class LocoEstimator:
                              engine_cache_dir=engine_cache_dir)
         self._backend = None
         self._reason = "not opened"
+        self._closed = False
+        # estimate() holds it for a whole image: close() waits for an image in progress, so a
+        # backend is never used after it was closed, whatever thread closes it.
+        self._lock = threading.Lock()
 
     @classmethod
     def from_dir(cls, model_dir: str | Path | None = None, **options) -> LocoEstimator:
@@ -118,18 +125,31 @@ class LocoEstimator:
         return cls(config, network, refiner, **options)
 
     def open(self) -> None:
-        """Create the inference backend (allocates GPU memory where one is used)."""
+        """Create the inference backend (allocates GPU memory where one is used); also
+        after close(). The first estimate() opens it too, a closed one it does not."""
+        with self._lock:
+            self._open_locked()
+
+    def _open_locked(self) -> None:
         if self._backend is None:
             from loco_ros.backends import select_backend
 
             self._backend, self._reason = select_backend(
                 self.network, self.config, **self._options)
+            self._closed = False
 
     def close(self) -> None:
-        """Release the backend and its GPU memory; open() makes a new one."""
-        if self._backend is not None:
-            self._backend.close()
-        self._backend, self._reason = None, "closed"
+        """Release the backend and its GPU memory (after an estimate() in progress ends);
+        estimate() then raises BackendError until open() is called again."""
+        with self._lock:
+            if self._backend is not None:
+                self._backend.close()
+            self._backend, self._reason, self._closed = None, "closed", True
+
+    @property
+    def is_open(self) -> bool:
+        """True while a backend is open."""
+        return self._backend is not None
 
     def describe(self) -> str:
         """The model's input and grid, then the backend, its device and why it was chosen."""
@@ -152,21 +172,28 @@ class LocoEstimator:
         lens: the distortion of a raw image (None: pinhole or rectified). Peaks are then
         undistorted before lifting; the people's uv_px stay pixels of image_rgb.
         """
-        self.open()
+        with self._lock:
+            if self._closed:
+                raise BackendError("LocoEstimator.estimate() after close(): call open() first")
+            self._open_locked()
+            return self._estimate(self._backend, image_rgb, K, lens)
+
+    def _estimate(self, backend, image_rgb: np.ndarray, K: np.ndarray,
+                  lens: LensDistortion | None) -> Estimate:
         K = check_intrinsics(K)
         undistort = None if lens is None else partial(lens.undistort_px, K=K)
         distort = None if lens is None else partial(lens.distort_px, K=K)
         timings: dict[str, float] = {}
         clock = _StageClock(timings)
         pre = clock("preprocess", letterbox_image, image_rgb, K, self.input_size_wh)
-        volume = clock("network", self._backend, pre.image)
-        peaks = clock("peaks", self._backend.find_peaks, volume, self.config.decode)
+        volume = clock("network", backend, pre.image)
+        peaks = clock("peaks", backend.find_peaks, volume, self.config.decode)
         candidates = clock("lifting", peaks_to_candidates, peaks, self.config.grid, pre.K_net,
                            pre.scale_xy, pre.pad_xy, undistort)
         people = clock("association", associate_people, candidates, self.config.association)
         if self.refiner is not None:
             people = clock("refiner", refine_people, self.refiner, people, K, distort)
-        return Estimate(people, timings)
+        return Estimate(people, timings, int(backend.last_peak_overflow))
 
 
 class _StageClock:

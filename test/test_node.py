@@ -179,6 +179,55 @@ def test_sigint_ends_the_node_and_its_worker_cleanly(harness, start_process,
         assert bad not in output, output
 
 
+def _change_state(harness, transition_id: int) -> bool:
+    from lifecycle_msgs.srv import ChangeState
+
+    client = harness.node.create_client(ChangeState, "/loco_node/change_state")
+    assert harness.spin_until(lambda: client.service_is_ready(), 60.0)
+    request = ChangeState.Request()
+    request.transition.id = transition_id
+    future = client.call_async(request)
+    assert harness.spin_until(future.done, 60.0)
+    return future.result().success
+
+
+def test_lifecycle_cycle_frees_publishers_and_resets_tracks(harness, start_process,
+                                                            random_model_dir) -> None:
+    """deactivate resets tracks (the same people get new ids after reactivation); cleanup
+    destroys every publisher, /diagnostics included; configure + activate work again."""
+    from lifecycle_msgs.msg import Transition
+
+    process = _start(start_process, random_model_dir, "tracking.min_hits:=1")
+    harness.wait_for_node(process)
+    image, K = rgb_image(), intrinsics()
+
+    def ids_at(stamp_ns: int) -> set[str]:
+        harness.send_camera_info(K, 320, 180, stamp_ns)
+        harness.send_image(image, stamp_ns)
+        msg = harness.pose_with_stamp(stamp_ns)
+        assert msg is not None
+        return {p.id for p in msg.people}
+
+    first = ids_at(SECOND)
+    assert first and "" not in first
+    assert ids_at(2 * SECOND) == first  # same image: the same tracks
+    assert _change_state(harness, Transition.TRANSITION_DEACTIVATE)
+    assert _change_state(harness, Transition.TRANSITION_ACTIVATE)
+    harness.wait_for_node(process)
+    assert not ids_at(3 * SECOND) & first, "tracks survived deactivate"
+    assert _change_state(harness, Transition.TRANSITION_DEACTIVATE)
+    assert _change_state(harness, Transition.TRANSITION_CLEANUP)
+    topics = ("/diagnostics", "/people/poses3d", "/people/markers", "/people/debug_image")
+    assert harness.spin_until(
+        lambda: all(harness.node.count_publishers(t) == 0 for t in topics), 30.0), {
+        t: harness.node.count_publishers(t) for t in topics}
+    for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+        assert _change_state(harness, transition)
+    harness.wait_for_node(process)
+    assert ids_at(4 * SECOND)
+    assert process.poll() is None
+
+
 @pytest.mark.parametrize("damage", ["corrupt", "missing"])
 def test_broken_weights_fail_configure_then_the_node_recovers(harness, start_process,
                                                               random_model_dir, tmp_path,

@@ -169,7 +169,9 @@ class LocoNode(LifecycleNode):
         for subscription in self._subscriptions_in:
             self.destroy_subscription(subscription)
         self._subscriptions_in = []
-        self._estimator.close()  # frees GPU memory; activate opens it again
+        self._estimator.close()  # frees GPU memory (after a frame in progress); activate reopens
+        self._tracker.reset()  # the next activation starts new tracks (ids never reused)
+        self._last_stamp_ns = None
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -189,6 +191,9 @@ class LocoNode(LifecycleNode):
         if self._diagnostics_timer is not None:
             self.destroy_timer(self._diagnostics_timer)
             self._diagnostics_timer = None
+        if getattr(self, "_diagnostics_pub", None) is not None:
+            self.destroy_publisher(self._diagnostics_pub)
+            self._diagnostics_pub = None
         if self._estimator is not None:
             self._estimator.close()
         self._estimator = None
@@ -286,6 +291,8 @@ class LocoNode(LifecycleNode):
                            bool(msg.is_bigendian), bytes(msg.data), config.max_image_pixels)
         self._stats.record_latency("decode_image", time.perf_counter() - t0)
         result = self._estimator.estimate(rgb, camera.K, lens=camera.lens)
+        if result.peaks_dropped:  # a full GPU peak buffer dropped some (WARN in diagnostics)
+            self._stats.count("peaks_dropped", result.peaks_dropped)
         t_ground = time.perf_counter()
         people = self._on_ground(result.people, msg.header)
         self._stats.record_latency("ground_plane", time.perf_counter() - t_ground)
