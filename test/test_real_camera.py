@@ -137,7 +137,8 @@ def test_negatives_have_empty_heatmaps_and_composites_keep_people(photo_bank) ->
     assert heatmap.max() == 0.0
     image, heatmap = make_sample(0, 3, config, scenes, 0, 0.0, 0.0, photo_bank,
                                  RealImageMix(background=1.0, negative=0.0, texture=1.0))
-    assert heatmap.max() > 0.9 and image.shape == (3, config.grid.image_height, config.grid.image_width)
+    grid = config.grid
+    assert heatmap.max() > 0.9 and image.shape == (3, grid.image_height, grid.image_width)
 
 
 def test_training_never_reads_the_held_out_stills() -> None:

@@ -156,7 +156,7 @@ def fetch(name: str, root: Path | None = None) -> Path:
         staged = scratch / "kept"
         for path in tree.rglob("*"):
             rel = path.relative_to(tree).as_posix()
-            if path.is_file() and any(fnmatch.fnmatch(rel, pat) for pat in material.keep):
+            if path.is_file() and _matches_any(rel, material.keep):
                 (staged / rel).parent.mkdir(parents=True, exist_ok=True)
                 if path.is_symlink():  # e.g. one wallpaper size linked to another
                     shutil.copyfile(path, staged / rel)
@@ -193,6 +193,10 @@ def teacher_models(root: Path | None = None) -> Path:
     return fetch("mediapipe", root) / "mediapipe/modules"
 
 
+def _matches_any(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+
+
 def video_path(name_or_path: str, root: Path | None = None) -> Path:
     """``"vtest"`` or ``"sports2d"`` (fetched), else the path as given."""
     named = {"vtest": vtest_video, "sports2d": sports2d_video}
@@ -205,7 +209,7 @@ def people_free_stills(root: Path | None = None) -> list[Path]:
     folders = [opencv_data(root), fetch("skimage", root) / "skimage/data"]
     return sorted(p for folder in folders for p in folder.iterdir()
                   if p.suffix.lower() in IMAGE_SUFFIXES
-                  and not any(fnmatch.fnmatch(p.name, pat) for pat in STILLS_WITH_PEOPLE))
+                  and not _matches_any(p.name, STILLS_WITH_PEOPLE))
 
 
 def background_photos(root: Path | None = None) -> list[Path]:
@@ -213,7 +217,7 @@ def background_photos(root: Path | None = None) -> list[Path]:
     folders = [fetch(name, root) for name in BACKGROUND_MATERIALS]
     return sorted(p for folder in folders for p in folder.rglob("*")
                   if p.suffix.lower() in IMAGE_SUFFIXES
-                  and not any(fnmatch.fnmatch(p.as_posix(), pat) for pat in BACKGROUNDS_WITH_PEOPLE))
+                  and not _matches_any(p.as_posix(), BACKGROUNDS_WITH_PEOPLE))
 
 
 def motion_clips(root: Path | None = None) -> list[Path]:

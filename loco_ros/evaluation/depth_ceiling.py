@@ -26,6 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from loco_ros.config import ModelConfig, load_yaml
+from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.metrics import JTA_THRESHOLDS_M, jta_metric
 
 
@@ -51,7 +52,7 @@ def stature_depth_frames(people: list, assumed_height_m: float) -> list:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="weights/demo", help="model directory (its grid)")
+    add_model_argument(p, "model directory (its grid)")
     p.add_argument("--frames", type=int, default=400)
     p.add_argument("--seed", type=int, default=777)
     p.add_argument("--assumed-height-m", type=float, nargs="+",
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--plot", default=None, help="PNG: the model's F1 next to the ceiling")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    args.model = model_dir(args.model)
     config = load_yaml(ModelConfig, f"{args.model}/model.yaml")
     people = held_out_people(config, args.frames, args.seed, progress=not args.no_progress)
     statures = np.concatenate([heights for _, heights in people])

@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from loco_ros.estimator import load_model
+from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.evaluation.evaluate import _finite_or_empty, synthetic_frames
 from loco_ros.evaluation.pipeline import people_in_image, run_pipeline
 from loco_ros.lifting import project_to_image
@@ -108,13 +109,14 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="weights/demo", help="model directory")
+    add_model_argument(p, "model directory")
     p.add_argument("--frames", type=int, default=400)
     p.add_argument("--seed", type=int, default=777)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None, help="JSON file for the result")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    args.model = model_dir(args.model)
     result = error_budget(args.model, args.frames, args.seed, args.threads,
                           not args.no_progress)
     print(markdown(result))

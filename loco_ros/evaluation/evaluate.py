@@ -57,6 +57,7 @@ from tqdm import tqdm
 from loco_ros.codec import encode_joints_to_voxels, render_volumetric_heatmap
 from loco_ros.config import ModelConfig
 from loco_ros.estimator import load_model
+from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.evaluation.pipeline import people_in_image, run_pipeline
 from loco_ros.ground_plane import GroundPlane, GroundPlaneConfig, ground_plane_from_config
 from loco_ros.lifting import letterbox_intrinsics
@@ -410,7 +411,7 @@ def markdown(result: dict) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loco evaluate", description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="weights/demo", help="model directory")
+    add_model_argument(p, "model directory")
     p.add_argument("--source", choices=("synthetic", "jta", "bag", "video", "images", "real"),
                    default="synthetic",
                    help="video / images / real: real footage (loco_ros.evaluation.real_footage)")
@@ -466,6 +467,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         return real_footage.main(argv)
     args = build_parser().parse_args(argv)
+    args.model = model_dir(args.model)
     from loco_ros.config import load_yaml
 
     config = load_yaml(ModelConfig, Path(args.model) / "model.yaml")

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.metrics import Pose2dCounts, countable, frame_counts, visible_joints
 from loco_ros.metrics.tables import format_markdown_table
 from loco_ros.skeleton import LIMBS
@@ -225,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loco evaluate --source video|images|real",
                                 description=__doc__.split("\n")[0])
     p.add_argument("--source", choices=("video", "images", "real"), required=True)
-    p.add_argument("--model", default="weights/demo", help="model directory")
+    add_model_argument(p, "model directory")
     p.add_argument("--out", default=None, help="directory for the JSON, table and overlay")
     p.add_argument("--video", default=None)
     p.add_argument("--labels", default=None, help="teacher labels JSON of the video")
@@ -253,6 +254,7 @@ def _image_paths(items: Sequence[str]) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
+    args.model = model_dir(args.model)
     torch.set_num_threads(args.threads)
     model = Model.load(args.model)
     t0 = time.time()

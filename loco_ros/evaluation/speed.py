@@ -16,13 +16,14 @@ import torch
 
 from loco_ros.config import ModelConfig, load_yaml
 from loco_ros.estimator import LocoEstimator
+from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.evaluation.evaluate import synthetic_frames
 from loco_ros.training.common import write_json
 
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="weights/demo")
+    add_model_argument(p)
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--seed", type=int, default=99)
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
+    args.model = model_dir(args.model)
     torch.set_num_threads(args.threads)
     config = load_yaml(ModelConfig, Path(args.model) / "model.yaml")
     frames = list(synthetic_frames(config, args.frames + args.warmup, args.seed))

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from loco_ros.estimator import load_model
+from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.evaluation.pipeline import people_in_image, run_pipeline
 from loco_ros.metrics import PeakCounts, jta_metric, peak_f1
 from loco_ros.peaks import find_peaks
@@ -35,7 +36,7 @@ from loco_ros.training.data import (
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="weights/demo")
+    add_model_argument(p)
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--seed", type=int, default=1000003)
     p.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.15, 0.2, 0.3])
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
+    args.model = model_dir(args.model)
     torch.set_num_threads(args.threads)
     config, network, refiner = load_model(Path(args.model))
     grid = config.grid

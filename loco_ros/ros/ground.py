@@ -30,7 +30,7 @@ class GroundPlaneSource:
                 import tf2_ros
             except ImportError as err:
                 raise ConfigError(
-                    "ground_plane.mode tf needs tf2_ros (ros-$ROS_DISTRO-tf2-ros); use mode "
+                    "ground_plane.mode tf needs tf2_ros (ros-$ROS_DISTRO-tf2-ros-py); use mode "
                     "fixed with camera_height_m / pitch_deg / roll_deg instead") from err
             self._tf_errors = (tf2_ros.LookupException, tf2_ros.ConnectivityException,
                                tf2_ros.ExtrapolationException)

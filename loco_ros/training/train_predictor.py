@@ -92,13 +92,14 @@ def scale_crop(image: np.ndarray, K: np.ndarray, rng: np.random.Generator, amoun
 
 def make_sample(index: int, seed: int, config: ModelConfig, scene_cfg, stream: int,
                 jitter: float, scale_aug: float, photos: PhotoBank | None = None,
-                mix: RealImageMix = RealImageMix()) -> tuple[np.ndarray, np.ndarray]:
+                mix: RealImageMix | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(image (3, Hi, Wi) float32 in [0, 1], GT heatmap (K, D, H, W)) of sample ``index``.
 
     With ``photos``: a ``mix.negative`` share of samples is a real photograph alone (empty
     heatmap), and a ``mix.background`` share of the others has the rendered people over a
     real photograph, with real textures (``mix.texture``) on them."""
     rng = common.sample_rng(seed, index, stream + 10)
+    mix = mix or RealImageMix()
     scene = draw_scene(seed, index, scene_cfg, stream)
     joints, K = scene.joints_xyz_m, scene.K
     size_wh = (config.grid.image_width, config.grid.image_height)
