@@ -27,7 +27,6 @@ from loco_ros.config import BACKBONES
 from loco_ros.errors import ConfigError
 
 
-
 class Backbone(nn.Module):
     """Interface of the predictor's feature extractors (see module docstring)."""
 
