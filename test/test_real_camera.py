@@ -198,3 +198,27 @@ def test_real_footage_evaluation_on_real_frames(tmp_path: Path) -> None:
     assert free["images"] == 3 and free["people_per_image"] >= 0
     table = real_footage.markdown({"sports2d": result, "people_free": free})
     assert "demo.mp4" in table and "people-free photos (3 images)" in table
+
+
+@pytest.mark.slow
+def test_efficientnet_model_exports_to_onnx_runtime(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from loco_ros.export.onnx_export import export_onnx
+    from loco_ros.network import ImageToVolume
+    from loco_ros.predictor import CodePredictor
+    from loco_ros.vha import VolumetricHeatmapAutoencoder
+
+    config = load_yaml(ModelConfig, DEMO / "model.yaml")
+    config = dataclasses.replace(config, predictor=dataclasses.replace(
+        config.predictor, backbone="efficientnet_lite0"))
+    torch.manual_seed(0)
+    predictor = CodePredictor(config).eval()
+    vha = VolumetricHeatmapAutoencoder(config.grid, config.vha.version).eval()
+    path = export_onnx(config, predictor, vha, tmp_path / "model.onnx", progress=False)
+    image = torch.rand(1, 3, config.grid.image_height, config.grid.image_width)
+    with torch.no_grad():
+        expected = ImageToVolume(predictor, vha)(image).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: image.numpy()})[0]
+    np.testing.assert_allclose(got, expected, atol=2e-4)
