@@ -2,6 +2,7 @@
 
     python -m loco_ros.teacher.label_video                 # both videos -> data/real/labels/
     python -m loco_ros.teacher.label_video --video vtest --max-frames 20 --out /tmp/labels
+    python -m loco_ros.teacher.label_video --video my_camera.mp4 --tiles 0.5 1.0 --out labels/
 
 Known videos (fetched by :mod:`loco_ros.data.real_material`) carry a finder preset: vtest's
 people are 60-200 px tall in a 768x576 frame, so the detector also runs on tiles of 0.45 and
@@ -103,16 +104,27 @@ def label_video(video: Path, model: BlazePose, cfg: FinderConfig,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--video", choices=[*VIDEOS, "all"], default="all")
+    parser.add_argument("--video", default="all",
+                        help=f"one of {sorted(VIDEOS)}, all of them, or a video file of yours")
+    parser.add_argument("--tiles", type=float, nargs="+", default=(0.5, 1.0),
+                        help="your own video: detector tiles as fractions of the frame height "
+                        "(smaller finds smaller people, and costs more)")
+    parser.add_argument("--max-tilt-deg", type=float, default=60.0,
+                        help="your own video: how far a kept person's torso may lean")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--max-frames", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     model = BlazePose(real_material.teacher_models(), num_threads=args.threads)
-    for name in (VIDEOS if args.video == "all" else [args.video]):
-        path_fn, cfg = VIDEOS[name]
+    jobs = {name: (path_fn(), cfg) for name, (path_fn, cfg) in VIDEOS.items()
+            if args.video in (name, "all")}
+    if not jobs:
+        own = Path(args.video)
+        jobs = {own.stem: (own, FinderConfig(tile_fractions=tuple(args.tiles),
+                                             max_tilt_deg=args.max_tilt_deg))}
+    for name, (video, cfg) in jobs.items():
         start = time.monotonic()
-        labels = label_video(path_fn(), model, cfg, args.max_frames)
+        labels = label_video(video, model, cfg, args.max_frames)
         out = args.out / f"{name}.json"
         save_labels(labels, out)
         counts = [f.num_people for f in labels.frames]
