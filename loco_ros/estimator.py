@@ -106,10 +106,12 @@ class LocoEstimator:
 
     def __init__(self, config: ModelConfig, network: ImageToVolume,
                  refiner: PoseRefiner | None, backend: str = "auto", device: str = "cpu",
-                 precision: str = "fp16", engine_cache_dir: str | None = None) -> None:
+                 precision: str = "fp16", engine_cache_dir: str | None = None,
+                 device_index: int = 0, cpu_threads: int = 0) -> None:
         self.config, self.network, self.refiner = config, network, refiner
         self._options = dict(backend=backend, device=device, precision=precision,
-                             engine_cache_dir=engine_cache_dir)
+                             engine_cache_dir=engine_cache_dir, device_index=device_index,
+                             cpu_threads=cpu_threads)
         self._backend = None
         self._reason = "not opened"
         self._closed = False

@@ -18,6 +18,10 @@ class NodeConfig:
     device: str = "cuda"  # preferred device: cuda | cpu (cuda falls back to cpu, logged)
     precision: str = "fp16"  # fp16 | fp32 (TensorRT)
     engine_cache_dir: str = ""  # "" = ~/.cache/loco_ros/engines
+    cuda_device: int = 0  # CUDA device index (torch, TensorRT, onnxruntime's CUDA EP)
+    cpu_threads: int = 0  # intra-op threads of torch and onnxruntime on the CPU; 0 = defaults
+    decode_threshold: float = 0.0  # peak threshold in (0, 1); 0 = the model's (model.yaml)
+    min_joints: int = 0  # people with fewer detected joints are dropped; 0 = the model's
     input_qos: str = "sensor_data"  # sensor_data | reliable | system_default
     camera_info_mode: str = "latest"  # latest | exact (same stamp as the image)
     image_is_rectified: bool = False  # True: image_rect (CameraInfo.p); False: raw (k, d)
@@ -52,6 +56,11 @@ class NodeConfig:
         _require(self.diagnostics_period_s > 0, "diagnostics_period_s must be > 0")
         _require(self.diagnostics_window_s > 0, "diagnostics_window_s must be > 0")
         _require(self.stale_input_s >= 0, "stale_input_s must be >= 0")
+        _require(self.cuda_device >= 0, "cuda_device must be >= 0")
+        _require(self.cpu_threads >= 0, "cpu_threads must be >= 0 (0 = library defaults)")
+        _require(self.decode_threshold == 0 or 0 < self.decode_threshold < 1,
+                 "decode_threshold must be in (0, 1), or 0 for the model's")
+        _require(0 <= self.min_joints <= 14, "min_joints must be in [1, 14], or 0 for the model's")
 
     @property
     def has_fallback_intrinsics(self) -> bool:

@@ -228,6 +228,75 @@ def test_lifecycle_cycle_frees_publishers_and_resets_tracks(harness, start_proce
     assert process.poll() is None
 
 
+def _call(harness, service_type, name, request):
+    client = harness.node.create_client(service_type, name)
+    assert harness.spin_until(lambda: client.service_is_ready(), 60.0), name
+    future = client.call_async(request)
+    assert harness.spin_until(future.done, 60.0), name
+    return future.result()
+
+
+def _set(harness, name: str, value) -> object:
+    from rcl_interfaces.msg import Parameter
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter as RclpyParameter
+
+    message = RclpyParameter(name, value=value).to_parameter_msg()
+    assert isinstance(message, Parameter)
+    request = SetParameters.Request(parameters=[message])
+    return _call(harness, SetParameters, "/loco_node/set_parameters", request).results[0]
+
+
+def test_parameters_are_described_and_safe_changes_apply_without_reconfigure(
+        harness, start_process, random_model_dir) -> None:
+    from rcl_interfaces.srv import DescribeParameters
+
+    process = _start(start_process, random_model_dir, "tracking.enabled:=false")
+    harness.wait_for_node(process)
+    names = ["decode_threshold", "min_joints", "cpu_threads", "cuda_device", "tracking.gate_m",
+             "ground_plane.pitch_deg", "backend"]
+    described = _call(harness, DescribeParameters, "/loco_node/describe_parameters",
+                      DescribeParameters.Request(names=names)).descriptors
+    for d in described:
+        assert d.description, d.name
+    by_name = {d.name: d for d in described}
+    assert by_name["decode_threshold"].floating_point_range[0].to_value == 1.0
+    assert by_name["min_joints"].integer_range[0].to_value == 14
+    image, K = rgb_image(), intrinsics()
+
+    def people_at(stamp_ns: int) -> list:
+        harness.send_camera_info(K, 320, 180, stamp_ns)
+        harness.send_image(image, stamp_ns)
+        msg = harness.pose_with_stamp(stamp_ns)
+        assert msg is not None
+        return list(msg.people)
+
+    def detected(person) -> int:
+        return sum(bool(j.detected) for j in person.joints)
+
+    before = people_at(SECOND)  # the random model's own threshold (0.065) sees people
+    assert before and min(detected(p) for p in before) < 14
+    assert _set(harness, "decode_threshold", 0.99).successful
+    assert people_at(2 * SECOND) == [], "decode_threshold did not apply at once"
+    assert _set(harness, "decode_threshold", 0.0).successful  # back to the model's
+    assert len(people_at(3 * SECOND)) == len(before)
+    assert _set(harness, "min_joints", 14).successful
+    assert all(detected(p) == 14 for p in people_at(4 * SECOND)), "min_joints not applied"
+    refused = _set(harness, "decode_threshold", 1.5)
+    assert not refused.successful and "decode_threshold" in refused.reason
+    refused = _set(harness, "tracking.min_hits", 0)
+    assert not refused.successful and "min_hits" in refused.reason
+    assert _set(harness, "backend", "torch").successful  # applies at the next configure
+    assert process.poll() is None
+
+
+def test_out_of_range_override_fails_configure_by_name(harness, start_process,
+                                                       random_model_dir) -> None:
+    process = _start(start_process, random_model_dir, "tracking.min_hits:=0",
+                     "fallback_fx:=300")
+    assert "tracking.min_hits" in _output_of_unconfigured_node(harness, process)
+
+
 @pytest.mark.parametrize("damage", ["corrupt", "missing"])
 def test_broken_weights_fail_configure_then_the_node_recovers(harness, start_process,
                                                               random_model_dir, tmp_path,

@@ -50,12 +50,15 @@ def default_cache_dir() -> Path:
     return Path(base) / "loco_ros" / "engines"
 
 
-def _gpu_unavailable_reason(device: str) -> str | None:
-    """None when ``device`` is cuda and torch sees a GPU, else why no GPU is used."""
+def _gpu_unavailable_reason(device: str, device_index: int = 0) -> str | None:
+    """None when ``device`` is cuda and torch sees GPU ``device_index``, else why no GPU is
+    used."""
     if device == "cpu":
         return "device=cpu requested"
     if not torch.cuda.is_available():
         return "no CUDA GPU visible to torch"
+    if not 0 <= device_index < torch.cuda.device_count():
+        return f"no CUDA device {device_index} ({torch.cuda.device_count()} visible)"
     return None
 
 
@@ -69,24 +72,27 @@ def _onnx_for(network: nn.Module, config: ModelConfig, cache_dir: Path,
     return cached_onnx(config, network.predictor, network.vha, cache_dir)
 
 
-def _tensorrt(network, config, cache_dir, onnx_path, precision, peak_capacity
+def _tensorrt(network, config, cache_dir, onnx_path, precision, peak_capacity, device_index
               ) -> tuple[VolumeBackend, str]:
     from loco_ros.backends.tensorrt_backend import TensorRTBackend
 
     onnx = _onnx_for(network, config, cache_dir, onnx_path)
-    backend = TensorRTBackend.from_onnx(onnx, cache_dir, precision, peak_capacity=peak_capacity)
-    return backend, f"TensorRT + PyCUDA on {torch.cuda.get_device_name(0)}: {backend.description}"
+    backend = TensorRTBackend.from_onnx(onnx, cache_dir, precision, device_index=device_index,
+                                        peak_capacity=peak_capacity)
+    name = torch.cuda.get_device_name(device_index)
+    return backend, f"TensorRT + PyCUDA on {name}: {backend.description}"
 
 
-def _torch_cuda(network, peak_capacity) -> tuple[VolumeBackend, str]:
+def _torch_cuda(network, peak_capacity, device_index) -> tuple[VolumeBackend, str]:
     from loco_ros.backends.torch_backend import TorchBackend
 
-    backend = TorchBackend(network, "cuda", peak_capacity=peak_capacity)
-    return backend, (f"torch on CUDA ({torch.cuda.get_device_name(0)}), peaks on the GPU "
-                     f"({backend.peak_method})")
+    backend = TorchBackend(network, f"cuda:{device_index}", peak_capacity=peak_capacity)
+    return backend, (f"torch on CUDA ({torch.cuda.get_device_name(device_index)}), peaks on "
+                     f"the GPU ({backend.peak_method})")
 
 
-def _cpu(network, config, cache_dir, onnx_path, prefer: str) -> tuple[VolumeBackend, str]:
+def _cpu(network, config, cache_dir, onnx_path, prefer: str, threads: int = 0
+         ) -> tuple[VolumeBackend, str]:
     """ONNX Runtime on the CPU (unless ``prefer`` is torch or onnxruntime is missing)."""
     from loco_ros.backends.torch_backend import TorchBackend
 
@@ -95,7 +101,7 @@ def _cpu(network, config, cache_dir, onnx_path, prefer: str) -> tuple[VolumeBack
 
         try:
             onnx = _onnx_for(network, config, cache_dir, onnx_path)
-            backend = OnnxRuntimeBackend(onnx, "cpu", model_config=config)
+            backend = OnnxRuntimeBackend(onnx, "cpu", threads=threads, model_config=config)
             return backend, CPU_CHOICE if prefer == "auto" else "onnxruntime on CPU (requested)"
         except BackendUnavailable as err:
             LOG.warning("onnxruntime unavailable (%s); using torch on the CPU", err)
@@ -111,6 +117,8 @@ def select_backend(
     engine_cache_dir: str | Path | None = None,
     onnx_path: str | Path | None = None,
     peak_capacity: int = 4096,
+    device_index: int = 0,
+    cpu_threads: int = 0,
 ) -> tuple[VolumeBackend, str]:
     """(backend, reason): the inference backend for ``network`` (an ImageToVolume) per the
     module docstring.
@@ -118,7 +126,9 @@ def select_backend(
     backend: auto | tensorrt | torch | onnxruntime. device: cuda (falls back to the CPU when no
     GPU is visible) | cpu. precision: fp16 | fp32 (TensorRT only). engine_cache_dir: ONNX
     exports and TensorRT engines (default ``default_cache_dir()``). onnx_path: use this ONNX
-    file instead of exporting ``network``.
+    file instead of exporting ``network``. device_index: the CUDA device. cpu_threads:
+    onnxruntime's intra-op threads on the CPU (0 = its default; torch's are the caller's,
+    ``torch.set_num_threads``).
     """
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -126,7 +136,7 @@ def select_backend(
         raise ConfigError(f"device must be one of {DEVICES}, got {device!r}")
     cache_dir = Path(engine_cache_dir) if engine_cache_dir else default_cache_dir()
     notes: list[str] = []
-    no_gpu = _gpu_unavailable_reason(device)
+    no_gpu = _gpu_unavailable_reason(device, device_index)
     if backend in ("auto", "tensorrt"):
         from loco_ros.backends.tensorrt_engine import tensorrt_unavailable_reason
 
@@ -134,7 +144,7 @@ def select_backend(
         if why is None:
             try:
                 return _tensorrt(network, model_config, cache_dir, onnx_path, precision,
-                                 peak_capacity)
+                                 peak_capacity, device_index)
             except BackendError as err:  # a failed build; a corrupt engine (WeightsError) raises
                 if backend == "tensorrt":
                     raise
@@ -142,18 +152,19 @@ def select_backend(
                 why = f"failed: {err}"
         notes.append(f"no TensorRT ({why})")
     if backend in ("auto", "torch", "tensorrt") and no_gpu is None:
-        chosen, reason = _torch_cuda(network, peak_capacity)
+        chosen, reason = _torch_cuda(network, peak_capacity, device_index)
     elif backend == "onnxruntime" and no_gpu is None and _ort_has_cuda():
         from loco_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 
         onnx = _onnx_for(network, model_config, cache_dir, onnx_path)
-        chosen = OnnxRuntimeBackend(onnx, "cuda", model_config=model_config)
+        chosen = OnnxRuntimeBackend(onnx, "cuda", model_config=model_config,
+                                    device_index=device_index)
         reason = "onnxruntime with the CUDA execution provider (requested)"
     else:
         if device == "cuda":
             notes.append(f"CPU fallback ({no_gpu or 'onnxruntime has no CUDA provider'})")
         prefer = "auto" if backend == "tensorrt" else backend
-        chosen, reason = _cpu(network, model_config, cache_dir, onnx_path, prefer)
+        chosen, reason = _cpu(network, model_config, cache_dir, onnx_path, prefer, cpu_threads)
     if backend == "tensorrt":
         LOG.warning("backend tensorrt requested but unavailable: %s", "; ".join(notes))
     return chosen, "; ".join([*notes, reason])

@@ -13,12 +13,13 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -29,6 +30,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from loco_ros.camera_model import describe_input
+from loco_ros.config import ModelConfig
 from loco_ros.errors import InputError, LocoError
 from loco_ros.estimator import LocoEstimator
 from loco_ros.ground_plane import snap_with_config
@@ -46,7 +48,8 @@ from loco_ros.ros.diagnostics import (
 )
 from loco_ros.ros.ground import GroundPlaneSource
 from loco_ros.ros.markers import people_to_markers
-from loco_ros.ros.params import declare_config_parameters, read_config
+from loco_ros.ros.param_descriptors import LIVE, descriptor, is_live
+from loco_ros.ros.params import config_with, declare_config_parameters, flat_defaults, read_config
 from loco_ros.runtime_stats import RuntimeStats
 from loco_ros.tracking import PersonTracker
 from loco_ros.visualization import draw_people_2d
@@ -84,6 +87,16 @@ def input_qos(name: str, depth: int = 1) -> QoSProfile:
     )
 
 
+def with_decoding(model: ModelConfig, config: NodeConfig) -> ModelConfig:
+    """The model's config with the node's decode_threshold / min_joints where set (> 0)."""
+    decode, association = model.decode, model.association
+    if config.decode_threshold > 0:
+        decode = replace(decode, threshold=config.decode_threshold)
+    if config.min_joints > 0:
+        association = replace(association, min_joints=config.min_joints)
+    return replace(model, decode=decode, association=association)
+
+
 def stamp_ns(header: Header) -> int:
     """Header stamp in integer nanoseconds."""
     return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
@@ -96,7 +109,11 @@ class LocoNode(LifecycleNode):
         super().__init__(
             "loco_node", automatically_declare_parameters_from_overrides=True, **kwargs
         )
-        declare_config_parameters(self, NodeConfig)
+        declare_config_parameters(self, NodeConfig, descriptor)
+        self._config_names = frozenset(flat_defaults(NodeConfig))
+        self._model_config: ModelConfig | None = None
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
         self._stats = RuntimeStats()
         self._slot: LatestFrameSlot[Frame] = LatestFrameSlot()
         self._config: NodeConfig | None = None
@@ -110,6 +127,57 @@ class LocoNode(LifecycleNode):
         self._subscriptions_in: list = []
         self._diagnostics_timer = None
 
+    # Parameters set at run time ----------------------------------------------------------
+
+    def _check_parameters(self, parameters) -> SetParametersResult:
+        """Refuse a value that would make the configuration invalid (named in the reason)."""
+        changes = {p.name: p.value for p in parameters if p.name in self._config_names}
+        if not changes:
+            return SetParametersResult(successful=True)
+        try:
+            config_with(self, NodeConfig, {})
+        except LocoError:
+            return SetParametersResult(successful=True)  # already invalid: configure names it
+        try:
+            config_with(self, NodeConfig, changes)
+        except LocoError as err:
+            return SetParametersResult(successful=False, reason=str(err))
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, parameters) -> None:
+        """Safe changes (decoding, tracking, ground plane but its mode, outputs, diagnostics)
+        apply to a configured node at once; the others at the next configure (logged)."""
+        names = {p.name for p in parameters if p.name in self._config_names}
+        if self._config is None or not names:
+            return
+        later = sorted(n for n in names if not is_live(n))
+        if later:
+            self.get_logger().info(f"{', '.join(later)}: take(s) effect at the next configure")
+        live = sorted(n for n in names if is_live(n))
+        if not live:
+            return
+        old = self._config
+        try:
+            new = config_with(self, NodeConfig, {})
+            updated = replace(
+                old, **{f: getattr(new, f) for f in LIVE},
+                tracking=new.tracking,
+                ground_plane=replace(new.ground_plane, mode=old.ground_plane.mode))
+        except LocoError as err:
+            self.get_logger().warn(f"{', '.join(live)} not applied: {err}")
+            return
+        self._config = updated
+        if self._tracker is not None:
+            self._tracker.config = updated.tracking
+        if updated.ground_plane != old.ground_plane and self._ground is not None:
+            if updated.ground_plane.mode == "tf":
+                self._ground.config = updated.ground_plane  # keeps its TF listener
+            else:
+                self._ground = GroundPlaneSource(self, updated.ground_plane)
+        if self._estimator is not None and self._model_config is not None:
+            self._estimator.config = with_decoding(self._model_config, updated)
+        self.get_logger().info(f"applied at once: {', '.join(live)}")
+
     # Lifecycle transitions -----------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -118,12 +186,17 @@ class LocoNode(LifecycleNode):
             estimator = LocoEstimator.from_dir(
                 config.model_dir or None, backend=config.backend, device=config.device,
                 precision=config.precision, engine_cache_dir=config.engine_cache_dir or None,
+                device_index=config.cuda_device, cpu_threads=config.cpu_threads,
             )
             self._ground = GroundPlaneSource(self, config.ground_plane)
         except LocoError as err:
             self.get_logger().error(f"configure failed: {err}")
             return TransitionCallbackReturn.FAILURE
         self._config, self._estimator = config, estimator
+        self._model_config = estimator.config
+        estimator.config = with_decoding(self._model_config, config)
+        if config.cpu_threads > 0:
+            torch.set_num_threads(config.cpu_threads)
         self._intrinsics = IntrinsicsSource(config.camera_info_mode, self._fallback(config),
                                             rectified=config.image_is_rectified)
         self.get_logger().info(f"camera input: {describe_input(config.image_is_rectified)}")
@@ -198,6 +271,7 @@ class LocoNode(LifecycleNode):
             self._estimator.close()
         self._estimator = None
         self._ground = None  # drops the TF listener's subscriptions
+        self._config = None  # parameters set now apply at the next configure
 
     def _stop_worker(self, timeout_s: float = 30.0) -> bool:
         """Stop the worker: wakes its wait at once, waits for a frame in progress up to

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 
 from loco_ros.config import from_dict, to_dict
@@ -30,11 +31,44 @@ def _flatten(value: Any, name: str) -> dict[str, Any]:
     return {name: value}
 
 
-def declare_config_parameters(node: Node, cls: type) -> None:
-    """Declare every field of ``cls`` that the node does not already have (from overrides)."""
+def declare_config_parameters(node: Node, cls: type, describe=None) -> list[str]:
+    """Declare every field of ``cls`` with ``describe(name, default[, with_range])``'s
+    ParameterDescriptor (a description, a range); the value from an override (--ros-args,
+    params file) wins over the default.
+
+    A field the node already declared from an override is re-declared with its descriptor.
+    An override of the wrong type or out of range is not a crash here: it is declared with
+    a dynamically typed, range-free descriptor and configure then names it (NodeConfig's
+    checks). Returns those names.
+    """
+    from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+
+    loose: list[str] = []
     for name, default in flat_defaults(cls).items():
-        if not node.has_parameter(name):
-            node.declare_parameter(name, default)
+        descriptor = describe(name, default) if describe else ParameterDescriptor()
+        if node.has_parameter(name):  # auto-declared from an override, without a descriptor
+            node.undeclare_parameter(name)
+        try:
+            node.declare_parameter(name, default, descriptor)
+        except (InvalidParameterTypeException, InvalidParameterValueException, TypeError):
+            fallback = describe(name, default, False) if describe else ParameterDescriptor()
+            fallback.dynamic_typing = True
+            node.declare_parameter(name, default, fallback)
+            loose.append(name)
+    return loose
+
+
+def config_with(node: Node, cls: type[T], changes: dict[str, Any]) -> T:
+    """``cls`` from the node's parameters with ``changes`` (dotted name -> value) applied;
+    ConfigError names an invalid value."""
+    nested: dict[str, Any] = {}
+    for name in flat_defaults(cls):
+        *path, leaf = name.split(".")
+        section = nested
+        for part in path:
+            section = section.setdefault(part, {})
+        section[leaf] = changes[name] if name in changes else node.get_parameter(name).value
+    return from_dict(cls, nested)
 
 
 def unknown_parameters(node: Node, cls: type) -> list[str]:
