@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -184,7 +182,9 @@ def test_malformed_candidates_raise():
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_hundred_people_fast_and_correct(method):
+def test_hundred_people_correct(method):
+    """Correctness only: the speed of association is measured by the benchmarks (a time
+    bound here fails on a loaded machine and checks nothing on a fast one)."""
     rng = np.random.default_rng(1)
     heads = [(1.5 * i - 7.0, -1.0, 4.0 + 1.5 * j) for i in range(10) for j in range(10)]
     poses = [person(h) + rng.normal(0, 0.02, (NUM_JOINTS, 3)).astype(np.float32)
@@ -193,15 +193,11 @@ def test_hundred_people_fast_and_correct(method):
     cands = shuffled(candidates_of(poses, conf), 5)
     assert len(cands) == 1400
     config = AssociationConfig(method=method)
-    associate_people(cands, config)  # warm-up
-    start = time.perf_counter()
     people = associate_people(cands, config)
-    elapsed = time.perf_counter() - start
     assert len(people) == 100 and people.detected.all()
     order = np.argsort(-np.asarray(conf), kind="stable")
     for p, src in enumerate(order):
         np.testing.assert_array_equal(people.xyz_m[p], poses[src])
-    assert elapsed < 0.5, f"{method} association of 100 people took {elapsed:.3f} s"
 
 
 def _naive_greedy(dist: np.ndarray, limit: float) -> np.ndarray:

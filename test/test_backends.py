@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from loco_ros.backends.base import VolumeBackend, squeeze_batch, volume_to_numpy
+from loco_ros.backends.cuda_peaks import DEFAULT_CAPACITY
 from loco_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from loco_ros.backends.selection import default_cache_dir, select_backend
 from loco_ros.backends.tensorrt_engine import (
@@ -275,11 +276,18 @@ def test_tensorrt_backend_matches_onnxruntime(onnx_path, cache_dir, image, preci
         host = volume_to_numpy(volume)
         want = OnnxRuntimeBackend(onnx_path)(image)[0]
         assert float(np.abs(host - want).max()) <= (1e-3 if precision == "fp32" else 5e-2)
-        peaks = backend.find_peaks(volume, CONFIG.decode)  # CUDA kernel on the device volume
-        reference = find_peaks(host, CONFIG.decode)
-        if backend.last_peak_overflow == 0:
-            np.testing.assert_array_equal(peaks.joint, reference.joint)
-            np.testing.assert_allclose(peaks.voxel, reference.voxel, atol=1e-5)
+        # The random network's volume has thousands of near-tied peaks and may overflow the
+        # kernel's buffer, so the kernel is compared on a volume that cannot: a rendered
+        # ground-truth heatmap (20 people, at most 14 x 20 peaks), uploaded as if the engine
+        # had produced it.
+        truth = rendered_volume(20)
+        peaks = backend.find_peaks(backend.upload_volume(truth[None]), CONFIG.decode)
+        assert backend.last_peak_overflow == 0
+        reference = find_peaks(truth, CONFIG.decode)
+        assert 0 < len(reference) <= 14 * 20 < DEFAULT_CAPACITY
+        np.testing.assert_array_equal(peaks.joint, reference.joint)
+        np.testing.assert_array_equal(peaks.value, reference.value)
+        np.testing.assert_allclose(peaks.voxel, reference.voxel, atol=1e-5)
     again = TensorRTBackend.from_onnx(onnx_path, cache_dir, precision, progress=False)
     assert "(cached)" in again.description
     again.close()
@@ -348,6 +356,37 @@ def rendered_volume(people: int) -> np.ndarray:
                        rng.uniform(3, 25, (people, 14))], axis=2)
     K = np.array([[400.0, 0.0, 256.0], [0.0, 400.0, 144.0], [0.0, 0.0, 1.0]])
     return render_volumetric_heatmap(joints, K, CONFIG.grid)
+
+
+def test_peak_overflow_is_counted_and_reaches_the_estimate(network, random_model_dir) -> None:
+    """A full kernel buffer: the dropped peaks are counted (PeakResult.dropped), the backend
+    keeps it in last_peak_overflow and LocoEstimator passes it on as Estimate.peaks_dropped
+    (the node counts it in /diagnostics as peaks_dropped)."""
+    from loco_ros.backends.cuda_peaks import peaks_from_buffers
+    from loco_ros.estimator import LocoEstimator
+
+    capacity, found = 3, 5
+    index = np.array([[0, 1, 2, 3], [0, 1, 2, 1], [1, 0, 0, 0]], np.int32)
+    result = peaks_from_buffers(found, index, np.ones(3, np.float32),
+                                np.zeros((3, 3), np.float32), capacity, VOLUME_SHAPE)
+    assert result.overflowed and result.dropped == 2 and len(result.peaks) == 3
+    assert list(result.peaks.joint) == [0, 0, 1]  # sorted like the CPU reference
+
+    estimator = LocoEstimator.from_dir(random_model_dir, backend="torch", device="cpu")
+    estimator.open()
+    estimator._backend.last_peak_overflow = 0
+    K = np.array([[400.0, 0, 256], [0, 400.0, 144], [0, 0, 1]])
+    assert estimator.estimate(np.zeros((288, 512, 3), np.uint8), K).peaks_dropped == 0
+
+    class Overflowing(type(estimator._backend)):
+        def find_peaks(self, volume, decode):
+            peaks = super().find_peaks(volume, decode)
+            self.last_peak_overflow = 7
+            return peaks
+
+    estimator._backend.__class__ = Overflowing
+    assert estimator.estimate(np.zeros((288, 512, 3), np.uint8), K).peaks_dropped == 7
+    estimator.close()
 
 
 @pytest.mark.gpu

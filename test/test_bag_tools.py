@@ -164,10 +164,13 @@ def test_play_record_round_trip_at_rate_2(start_process, bags, source, tmp_path)
         stamps = [stamp_ns_of(store.deserialize_cdr(raw, got.msgtypes[topic]))
                   for raw in got.raw(topic)]
         assert stamps == source.times(topic)
+    # Paced, not dumped: the player waits for each message's time (bag time / rate), so the
+    # recorded span cannot be much shorter than the bag's at rate 2. Load only lengthens it,
+    # so there is no upper bound here (speed belongs in benchmarks).
     expected_s = (FRAMES - 1) * PERIOD_NS / 2 * 1e-9
-    times = got.times()
+    times = got.times()  # per-topic order is checked above (payloads and stamps)
     span_s = (times[-1] - times[0]) * 1e-9
-    assert 0.3 * expected_s < span_s < 1.5 * expected_s, (span_s, expected_s)
+    assert span_s >= 0.5 * expected_s, (span_s, expected_s)
 
 
 def test_clock_topic_selection_and_remap(start_process, bags, source, rclpy_context) -> None:

@@ -57,6 +57,36 @@ def test_outputs_keep_stamp_frame_and_are_well_formed(harness, start_process,
     assert int(diagnostics["frames_out"]) == 3
 
 
+def test_default_sensor_data_qos_path(harness, start_process, random_model_dir) -> None:
+    """input_qos as shipped (sensor_data: best effort, depth 1) with a camera driver's
+    best-effort publishers: frames arrive, are processed and published reliably."""
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import CameraInfo, Image
+
+    process = _start(start_process, random_model_dir, "input_qos:=sensor_data")
+    harness.image_pub = harness.node.create_publisher(Image, "/cam/image",
+                                                      qos_profile_sensor_data)
+    harness.info_pub = harness.node.create_publisher(CameraInfo, "/cam/camera_info",
+                                                     qos_profile_sensor_data)
+    harness.wait_for_node(process)
+    image, K = rgb_image(), intrinsics()
+    # Best effort may lose a message: a few frames, each waited for; most must come out.
+    got = []
+    for i in range(5):
+        stamp = (10 + i) * SECOND
+        harness.send_camera_info(K, 320, 180, stamp)
+        harness.spin_until(lambda: False, 0.05)
+        harness.send_image(image, stamp)
+        msg = harness.pose_with_stamp(stamp, timeout_s=20.0)
+        if msg is not None:
+            got.append(msg)
+    assert len(got) >= 3, f"{len(got)} of 5 best-effort frames came out"
+    assert len(got[0].people) > 0
+    diagnostics = harness.latest_diagnostics()
+    assert diagnostics["frames_out"] == str(len(got))
+    assert process.poll() is None
+
+
 def _good_frame_processed(harness, stamp_ns, image, K) -> None:
     harness.send_camera_info(K, image.shape[1], image.shape[0], stamp_ns)
     harness.send_image(image, stamp_ns)
@@ -137,8 +167,9 @@ def test_burst_is_processed_or_counted_and_memory_stays_flat(harness, start_proc
     counters = ("frames_in", "frames_out", "frames_skipped")
     assert harness.spin_until(settled, 30.0), {
         k: v for k, v in harness.latest_diagnostics().items() if k in counters}
-    diagnostics = harness.latest_diagnostics()
-    assert int(diagnostics["frames_skipped"]) > 0  # the CPU cannot keep up with 100 Hz
+    # Every frame is either processed or counted as skipped (settled above), the newest one
+    # is processed; how many are skipped depends on the machine's speed, so it is not
+    # asserted (a fast machine may keep up with 100 Hz).
     growth_mib = (_rss_kib(process.pid) - rss_before) / 1024
     assert growth_mib < 80, f"memory grew by {growth_mib:.0f} MiB over the burst"
 
