@@ -95,7 +95,10 @@ def _padded(scene: Scene, max_people: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _config_dict(config: SceneConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(config)))
+    out = json.loads(json.dumps(dataclasses.asdict(config)))
+    if out.get("mocap_share") == 0.0:  # off: the meta of shards written before the option
+        del out["mocap_share"]
+    return out
 
 
 def _shard_meta(

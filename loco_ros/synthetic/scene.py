@@ -64,7 +64,9 @@ class SceneConfig:
     ``min_joints_in_image`` of its 14 joints project inside the image; people keep
     ``min_separation_m`` between their ground footprints (circles around the feet and
     body, so they never interpenetrate). ``pose_weights`` aligns with
-    ``skeletons.POSES``. Fewer people than drawn are placed when the space runs out.
+    ``skeletons.POSES``. ``mocap_share`` of the people take a real motion-capture pose
+    (:mod:`loco_ros.synthetic.mocap`; pose name ``mocap_<clip>``) instead of a pose family.
+    Fewer people than drawn are placed when the space runs out.
     """
 
     image_width: int = 512
@@ -83,6 +85,9 @@ class SceneConfig:
     pose_weights: tuple[float, ...] = (3.0, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0)
     child_probability: float = 0.05
     max_tries_per_person: int = 64
+    # Share of people posed from real motion capture (synthetic.mocap's pose bank, loaded
+    # lazily and only when > 0); 0 keeps every scene as before, draw for draw.
+    mocap_share: float = 0.0
 
     def __post_init__(self) -> None:
         _require(16 <= self.image_width <= 8192, "image_width must be in [16, 8192]")
@@ -108,6 +113,7 @@ class SceneConfig:
         )
         _require(0.0 <= self.child_probability <= 1.0, "child_probability must be in [0, 1]")
         _require(self.max_tries_per_person >= 1, "max_tries_per_person must be >= 1")
+        _require(0.0 <= self.mocap_share <= 1.0, "mocap_share must be in [0, 1]")
 
     @property
     def max_people(self) -> int:
@@ -240,9 +246,14 @@ def sample_scene(rng: np.random.Generator, config: SceneConfig | None = None) ->
     joints_w, heights, poses, yaws = [], [], [], []
     batch = 16
     for _ in range(target):
-        person = sample_person(
-            rng, pose_weights=config.pose_weights, child_probability=config.child_probability
-        )
+        if config.mocap_share > 0.0 and rng.random() < config.mocap_share:
+            from loco_ros.synthetic.mocap import sample_mocap_person
+
+            person = sample_mocap_person(rng, child_probability=config.child_probability)
+        else:
+            person = sample_person(
+                rng, pose_weights=config.pose_weights, child_probability=config.child_probability
+            )
         local = person.joints_local
         centre_local = local[:, [0, 2]].mean(axis=0)
         radius = float(np.max(np.linalg.norm(local[:, [0, 2]] - centre_local, axis=1))) + 0.12

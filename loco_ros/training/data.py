@@ -27,6 +27,7 @@ class SceneRanges:
     distance_m: tuple[float, float] = (2.0, 25.0)
     focal_jitter: float = 0.3
     people_distribution: str = "log_uniform"
+    mocap_share: float = 0.0  # share of people in real mocap poses (SceneConfig.mocap_share)
 
 
 def scene_config(grid: GridConfig, ranges: SceneRanges = SceneRanges(),
@@ -42,6 +43,7 @@ def scene_config(grid: GridConfig, ranges: SceneRanges = SceneRanges(),
         people=tuple(ranges.people),
         distance_m=tuple(ranges.distance_m),
         people_distribution=ranges.people_distribution,
+        mocap_share=ranges.mocap_share,
     )
 
 

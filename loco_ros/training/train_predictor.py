@@ -191,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar=("FIRST", "END"), help="the frames trained on, [FIRST, END)")
     p.add_argument("--teacher-share", type=float, default=0.3,
                    help="share of samples taken from the teacher-labelled video")
+    p.add_argument("--mocap-share", type=float, default=0.0,
+                   help="share of synthetic people posed from real motion capture (pybullet)")
     sources.add_source_args(p)
     p.set_defaults(batch_size=8, lr=1e-3, warmup=100)
     return p
@@ -227,7 +229,7 @@ def main(argv: list[str] | None = None) -> dict:
     start, best, log, ddp = started.step, started.best, started.log, started.ddp
 
     ranges = SceneRanges(people=tuple(args.people), distance_m=tuple(args.distance),
-                         focal_jitter=args.focal_jitter)
+                         focal_jitter=args.focal_jitter, mocap_share=args.mocap_share)
     scene_cfg = scene_config(grid, ranges)
 
     source = sources.make_source(args.data, args.seed, args.shards, args.jta_root,
