@@ -1,0 +1,153 @@
+"""Ground-plane self-calibration (loco_ros.calibration): convergence on a short synthetic
+pedestrian stream, outliers, reset on a moved camera, YAML round trip, bounded memory."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from loco_ros.calibration import (
+    CalibrationEstimate,
+    SelfCalibrationConfig,
+    SelfCalibrator,
+    load_estimate,
+    save_estimate,
+)
+from loco_ros.calibration.model import log_scale_and_lean
+from loco_ros.errors import ConfigError
+from loco_ros.evaluation.self_calibration_eval import noisy_people
+from loco_ros.ground_plane import GroundPlaneConfig, snap_with_config
+from loco_ros.synthetic.camera import make_camera
+from loco_ros.synthetic.pedestrians import PedestrianStream, StreamConfig
+from loco_ros.synthetic.scene import SceneConfig
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+def _stream(seed=1, frames=300, static=0.0, people=8, height=3.0, pitch=15.0, roll=2.0):
+    scene = SceneConfig(camera_height_m=(height, height), pitch_deg=(pitch, pitch),
+                        roll_deg=(roll, roll), focal_jitter=0.0, principal_jitter_px=0.0,
+                        distance_m=(3.0, 14.0))
+    return PedestrianStream(seed, StreamConfig(frames=frames, people=(people, people),
+                                               static_probability=static, scene=scene))
+
+
+def _run(calibrator, stream, rng, noise=1.0, false_rate=0.0):
+    for frame in stream.frames():
+        people, _ = noisy_people(stream, frame, rng, noise, false_rate)
+        calibrator.update(people, stream.camera.K)
+    return calibrator.estimate
+
+
+def _errors(estimate, camera):
+    return (abs(estimate.camera_height_m / camera.height_m - 1.0),
+            abs(estimate.pitch_deg - math.degrees(camera.pitch_rad)),
+            abs(estimate.roll_deg - math.degrees(camera.roll_rad)))
+
+
+def test_geometry_recovers_stature_of_vertical_people():
+    cam = make_camera(512, 288, 400.0, 4.0, 20.0, 3.0)
+    top, alpha = 1.7, 0.08
+    rays = []
+    for x, z in ((1.0, 8.0), (-3.0, 12.0), (0.5, 5.0)):
+        world = np.array([[x, -top, z], [x, -alpha * top, z], [x, -0.5 * top, z]])
+        c = cam.world_to_camera(world)
+        rays.append(c[:, :2] / c[:, 2:])
+    rays = np.array(rays)
+    logf, lean, valid = log_scale_and_lean(cam.pitch_rad, cam.roll_rad, rays[:, 1],
+                                           rays[:, 2], rays[:, 0], alpha)
+    assert valid.all()
+    np.testing.assert_allclose(np.exp(logf) * cam.height_m, top, rtol=1e-9)
+    np.testing.assert_allclose(lean, 0.0, atol=1e-9)
+    logf2, _, _ = log_scale_and_lean(cam.pitch_rad + 0.03, cam.roll_rad, rays[:, 1],
+                                     rays[:, 2], rays[:, 0], alpha)
+    assert np.ptp(np.exp(logf2)) > 0.01  # a wrong pitch makes statures depend on distance
+
+
+def test_converges_on_a_short_stream_and_snaps():
+    stream = _stream()
+    calibrator = SelfCalibrator()
+    estimate = _run(calibrator, stream, np.random.default_rng(0))
+    dh, dp, dr = _errors(estimate, stream.camera)
+    assert estimate.converged, estimate.summary()
+    assert dh < 0.06 and dp < 1.0 and dr < 1.0, estimate.summary()
+    assert estimate.people >= 4 and estimate.frames >= 30 and estimate.observations > 50
+    # The uncertainty is honest to a factor of a few.
+    assert dh * stream.camera.height_m < 4 * estimate.camera_height_std_m + 0.02
+    plane = calibrator.ground_plane
+    assert plane is not None
+    people, _ = noisy_people(stream, next(iter(_stream(frames=1).frames())),
+                             np.random.default_rng(1), 1.0, 0.0)
+    snapped = snap_with_config(people, plane, GroundPlaneConfig())
+    assert snapped.xyz_m.shape == people.xyz_m.shape
+
+
+def test_outliers_sitting_bending_and_false_people():
+    stream = _stream(seed=2, static=0.5)
+    estimate = _run(SelfCalibrator(), stream, np.random.default_rng(0), noise=1.5,
+                    false_rate=0.5)
+    dh, dp, dr = _errors(estimate, stream.camera)
+    assert dh < 0.08 and dp < 1.5 and dr < 1.5, estimate.summary()
+    assert estimate.inlier_fraction < 1.0
+
+
+def test_reset_on_a_moved_camera():
+    stream = _stream(seed=3, frames=300)
+    calibrator = SelfCalibrator()
+    rng = np.random.default_rng(0)
+    estimate = _run(calibrator, stream, rng)
+    assert estimate.converged and estimate.resets == 0, estimate.summary()
+    stream.camera = replace(stream.camera, pitch_rad=stream.camera.pitch_rad + math.radians(8),
+                            height_m=stream.camera.height_m * 1.3)
+    stream2 = _stream(seed=4, frames=300)
+    stream2.camera = stream.camera
+    estimate = _run(calibrator, stream2, rng)
+    assert estimate.resets >= 1, estimate.summary()
+    assert "misfit" in estimate.reset_reason
+    if estimate.converged:  # re-learnt the new mount
+        dh, dp, _ = _errors(estimate, stream2.camera)
+        assert dh < 0.1 and dp < 2.0, estimate.summary()
+
+
+def test_save_and_load_round_trip(tmp_path):
+    stream = _stream(seed=5, frames=150)
+    calibrator = SelfCalibrator()
+    estimate = _run(calibrator, stream, np.random.default_rng(0))
+    path = tmp_path / "calib" / "ground.yaml"
+    save_estimate(estimate, path)
+    loaded = load_estimate(path)
+    assert loaded == estimate
+    empty = CalibrationEstimate()
+    save_estimate(empty, tmp_path / "empty.yaml")
+    again = load_estimate(tmp_path / "empty.yaml")
+    assert not again.converged and not again.has_value
+    if estimate.converged:  # a restart starts calibrated
+        restarted = SelfCalibrator(initial=loaded)
+        assert restarted.estimate.converged and restarted.ground_plane is not None
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("camera_height_m: -1.0\nconverged: true\npitch_deg: 0.0\nroll_deg: 0.0\n")
+    with pytest.raises(ConfigError):
+        load_estimate(bad)
+
+
+def test_bounded_memory_and_requested_reset():
+    config = SelfCalibrationConfig(capacity=40, misfit_frames=5, sample_every_frames=1,
+                                   refit_every_frames=25)
+    calibrator = SelfCalibrator(config)
+    stream = _stream(seed=6, frames=200, people=10)
+    _run(calibrator, stream, np.random.default_rng(0))
+    assert calibrator.memory_rows() <= 40 + calibrator._recent_capacity
+    assert calibrator._buffer.size == 40
+    calibrator.reset()
+    assert calibrator.estimate.resets == 1 and calibrator.memory_rows() == 0
+    assert calibrator.estimate.reset_reason == "requested"
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError):
+        SelfCalibrationConfig(stature_std_m=0.0)
+    with pytest.raises(ConfigError):
+        SelfCalibrationConfig(pitch_range_deg=(10.0, -10.0))
