@@ -25,6 +25,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
 from loco_ros.msg import Pose3DArray
+from loco_ros.stamps import stamp_to_s
 from loco_ros.synthetic.render import render_scene
 from loco_ros.synthetic.scene import SceneConfig, sample_scene
 
@@ -67,8 +68,7 @@ def main() -> None:
     diagnostics: dict[str, str] = {}
 
     def on_pose(msg: Pose3DArray) -> None:
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        latencies_s.append(time.time() - stamp)
+        latencies_s.append(time.time() - stamp_to_s(msg.header.stamp))
 
     def on_diagnostics(msg: DiagnosticArray) -> None:
         for status in msg.status:

@@ -26,10 +26,10 @@ Output order: by head confidence, strongest first.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from loco_ros.config import AssociationConfig
 from loco_ros.errors import InputError
+from loco_ros.matching import gated_assignment
 from loco_ros.skeleton import ASSOCIATION_LIMIT_M, HEAD_TOP, NUM_JOINTS
 from loco_ros.types import Candidates, People
 
@@ -102,13 +102,8 @@ def _hungarian_type(dist: np.ndarray, limit: float) -> np.ndarray:
     dist: (P, N) metres. Returns (P,) column index, -1 = hole.
     """
     chosen = np.full(dist.shape[0], -1, np.int64)
-    if dist.shape[0] == 0 or dist.shape[1] == 0:
-        return chosen
-    allowed = dist < limit
-    cost = np.where(allowed, dist, _FORBIDDEN)
-    rows, cols = linear_sum_assignment(cost)
-    keep = allowed[rows, cols]
-    chosen[rows[keep]] = cols[keep]
+    pairs = gated_assignment(dist, dist < limit, _FORBIDDEN)
+    chosen[pairs[:, 0]] = pairs[:, 1]
     return chosen
 
 

@@ -22,6 +22,7 @@ monocular camera (R = I) is the optical frame. The stereo baseline P[0, 3] is no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -115,6 +116,22 @@ def _check_distortion(model: str, D: np.ndarray) -> np.ndarray:
         raise InputError(f"{model} takes {DISTORTION_MODELS[model]} coefficients, got "
                          f"{coefficients.size}", REASON)
     return coefficients
+
+
+def camera_info_to_model(msg: Any) -> CameraModel:
+    """CameraModel (K (3, 3), D (N,), P (3, 4), binning, ROI; pixels) of a
+    sensor_msgs/CameraInfo, rclpy's or rosbags' (the same field names).
+
+    InputError (reason ``camera_model``) for bad values or an unknown distortion model.
+    """
+    roi = msg.roi
+    return CameraModel(
+        K=np.asarray(msg.k, np.float64).reshape(3, 3), width=int(msg.width),
+        height=int(msg.height), distortion_model=msg.distortion_model,
+        D=np.asarray(msg.d, np.float64), P=np.asarray(msg.p, np.float64).reshape(3, 4),
+        binning_x=int(msg.binning_x), binning_y=int(msg.binning_y),
+        roi=(int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)),
+    )
 
 
 def binning(camera: CameraModel) -> tuple[int, int]:

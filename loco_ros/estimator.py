@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from loco_ros.association import associate_people
+from loco_ros.association import associate_people, unassigned_candidates
 from loco_ros.backends.base import BackendError
 from loco_ros.camera_model import LensDistortion
 from loco_ros.config import ModelConfig, load_yaml
@@ -31,7 +31,7 @@ from loco_ros.network import ImageToVolume
 from loco_ros.predictor import CodePredictor
 from loco_ros.refiner import PoseRefiner, refine_people
 from loco_ros.resources import find_data_path
-from loco_ros.types import People
+from loco_ros.types import Candidates, People
 from loco_ros.vha import VolumetricHeatmapAutoencoder
 from loco_ros.weights import load_weights
 
@@ -43,11 +43,26 @@ REFINER_WEIGHTS = "refiner.safetensors"
 
 @dataclass(frozen=True)
 class Estimate:
-    """People of one image and the time (s) each stage took."""
+    """People of one image and the time (s) each stage took; also what the metrics read:
+    the people before the refiner and the candidates (for the solitary joints)."""
 
-    people: People
+    people: People  # refined when a refiner ran
     timings_s: dict[str, float] = field(default_factory=dict)
     peaks_dropped: int = 0  # peaks a GPU kernel found but could not return (full buffer)
+    unrefined: People | None = None  # the associated people when a refiner ran, else None
+    candidates: Candidates | None = None  # every lifted peak (M candidates)
+
+    @property
+    def associated(self) -> People:
+        """The people as association made them (before any refiner)."""
+        return self.people if self.unrefined is None else self.unrefined
+
+    @property
+    def solitary(self) -> Candidates:
+        """Confident candidates no person took (the authors' solitary joints)."""
+        if self.candidates is None:
+            raise ValueError("this Estimate carries no candidates")
+        return unassigned_candidates(self.candidates, self.associated)
 
 
 @dataclass(frozen=True)
@@ -193,9 +208,11 @@ class LocoEstimator:
         candidates = clock("lifting", peaks_to_candidates, peaks, self.config.grid, pre.K_net,
                            pre.scale_xy, pre.pad_xy, undistort)
         people = clock("association", associate_people, candidates, self.config.association)
+        unrefined = None
         if self.refiner is not None:
+            unrefined = people
             people = clock("refiner", refine_people, self.refiner, people, K, distort)
-        return Estimate(people, timings, int(backend.last_peak_overflow))
+        return Estimate(people, timings, int(backend.last_peak_overflow), unrefined, candidates)
 
 
 class _StageClock:

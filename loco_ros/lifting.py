@@ -71,6 +71,17 @@ def project_to_image(xyz_m: np.ndarray, K: np.ndarray) -> np.ndarray:
     return np.stack([u, v], axis=-1).astype(result_dtype(np.asarray(xyz_m)))
 
 
+def in_image(xyz_m: np.ndarray, K: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """(...) bool: points (..., 3) (camera frame, metres) in front of the camera (Z > 0)
+    whose pixel lies on the W x H image of K: ``-0.5 <= u < W - 0.5``, same in v (pixel
+    centres at integers)."""
+    uv = project_to_image(np.asarray(xyz_m, np.float64), K)
+    w, h = size_wh
+    with np.errstate(invalid="ignore"):
+        return ((np.asarray(xyz_m)[..., 2] > 0) & (uv[..., 0] >= -0.5) & (uv[..., 0] < w - 0.5)
+                & (uv[..., 1] >= -0.5) & (uv[..., 1] < h - 0.5))
+
+
 def lift_to_camera(
     uv_px: np.ndarray, depth_m: np.ndarray, K: np.ndarray, depth_axis: str
 ) -> np.ndarray:

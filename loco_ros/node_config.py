@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
-from loco_ros.config import _require
+import yaml
+
+from loco_ros.config import ModelConfig, _require, from_dict
+from loco_ros.errors import ConfigError
 from loco_ros.ground_plane import GroundPlaneConfig
 from loco_ros.tracking import TrackingConfig
 
@@ -66,3 +71,51 @@ class NodeConfig:
     def has_fallback_intrinsics(self) -> bool:
         """True when fallback fx and fy are set."""
         return self.fallback_fx > 0 and self.fallback_fy > 0
+
+
+def with_decoding(model: ModelConfig, config: NodeConfig) -> ModelConfig:
+    """The model's config with the node's decode_threshold / min_joints where set (> 0)."""
+    decode, association = model.decode, model.association
+    if config.decode_threshold > 0:
+        decode = replace(decode, threshold=config.decode_threshold)
+    if config.min_joints > 0:
+        association = replace(association, min_joints=config.min_joints)
+    return replace(model, decode=decode, association=association)
+
+
+def load_params_file(path: str | Path, node_name: str = "loco_node") -> NodeConfig:
+    """The NodeConfig of a ROS 2 parameters file (config/loco.yaml): the ``ros__parameters``
+    of ``/**`` updated by those of ``node_name``; dotted keys (``tracking.enabled``) allowed.
+    ConfigError names an unreadable file or an unknown or invalid key."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read parameters file {path}: {err}") from err
+    flat: dict[str, Any] = {}
+    for key in ("/**", node_name, f"/{node_name}"):
+        section = data.get(key, {}) if isinstance(data, dict) else {}
+        flat.update(flatten(section.get("ros__parameters", {})))
+    return from_dict(NodeConfig, unflatten(flat))
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings -> dotted parameter names (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``)."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = value
+    return out
+
+
+def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    """Dotted parameter names -> nested mappings; the inverse of :func:`flatten`."""
+    nested: dict[str, Any] = {}
+    for name, value in flat.items():
+        *parents, leaf = name.split(".")
+        level = nested
+        for part in parents:
+            level = level.setdefault(part, {})
+        level[leaf] = value
+    return nested

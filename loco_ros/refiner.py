@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from loco_ros.errors import InputError
+from loco_ros.lifting import project_to_image
 from loco_ros.skeleton import HEAD_TOP, MAX_HEAD_DISTANCE_M, NUM_JOINTS
 from loco_ros.types import People
 
@@ -103,16 +104,8 @@ def denormalise_pose(head: Array, x: Array) -> Array:
 
 def _project(xyz_m: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
     """Pinhole pixels (N, 2) of camera-frame points (N, 3); NaN where z <= 0."""
-    k = np.asarray(intrinsics, dtype=np.float64)
-    if k.shape != (3, 3):
-        raise InputError(f"intrinsics must be 3x3, got {k.shape}")
-    xyz = xyz_m.astype(np.float64)
-    z = xyz[:, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = k[0, 0] * xyz[:, 0] / z + k[0, 1] * xyz[:, 1] / z + k[0, 2]
-        v = k[1, 1] * xyz[:, 1] / z + k[1, 2]
-    uv = np.stack([u, v], 1)  # (N, 2)
-    uv[~(z > 0)] = np.nan
+    uv = project_to_image(xyz_m.astype(np.float64), intrinsics)  # (N, 2)
+    uv[~(xyz_m[:, 2] > 0)] = np.nan
     return uv.astype(np.float32)
 
 

@@ -37,15 +37,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 from loco_ros.errors import ConfigError, InputError
+from loco_ros.matching import gated_assignment
 from loco_ros.skeleton import NUM_JOINTS
 from loco_ros.types import People
 
 _VELOCITY_TIME_CONSTANT_S = 0.5  # exponential averaging of the velocity estimates (s)
-_FORBIDDEN = 1.0e9
 
 
 @dataclass(frozen=True)
@@ -188,12 +187,7 @@ def gated_hungarian(cost: np.ndarray, gate: np.ndarray) -> np.ndarray:
     cost: (T, P) metres; gate: (T,) metres (a pair is allowed when cost <= gate).
     Returns (N, 2) int64 (row, column) pairs, allowed pairs only.
     """
-    if cost.shape[0] == 0 or cost.shape[1] == 0:
-        return np.zeros((0, 2), np.int64)
-    allowed = np.isfinite(cost) & (cost <= gate[:, None])
-    rows, cols = linear_sum_assignment(np.where(allowed, cost, _FORBIDDEN))
-    keep = allowed[rows, cols]
-    return np.stack([rows[keep], cols[keep]], axis=1).astype(np.int64)
+    return gated_assignment(cost, np.isfinite(cost) & (cost <= gate[:, None]))
 
 
 class _Tracks:

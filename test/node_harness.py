@@ -18,6 +18,7 @@ from visualization_msgs.msg import MarkerArray
 
 from loco_ros.msg import Pose3DArray
 from loco_ros.skeleton import NUM_JOINTS
+from loco_ros.stamps import ns_to_sec_nanosec, stamp_ns_of
 
 RELIABLE = QoSProfile(depth=50)
 
@@ -93,7 +94,7 @@ class NodeHarness:
                          frame_id: str = "cam_optical") -> None:
         msg = CameraInfo(width=width, height=height, k=[float(v) for v in K.reshape(-1)])
         msg.header.frame_id = frame_id
-        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = ns_to_sec_nanosec(stamp_ns)
         self.info_pub.publish(msg)
 
     def send_image(self, rgb: np.ndarray, stamp_ns: int, frame_id: str = "cam_optical",
@@ -104,15 +105,30 @@ class NodeHarness:
                     step=step if step is not None else width * 3,
                     data=rgb.tobytes() if data is None else data)
         msg.header.frame_id = frame_id
-        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = ns_to_sec_nanosec(stamp_ns)
         self.image_pub.publish(msg)
+
+    def send_frame(self, image: np.ndarray, K: np.ndarray, stamp_ns: int,
+                   timeout_s: float = 60.0, retry_s: float = 5.0) -> Pose3DArray | None:
+        """CameraInfo then the image, sent again every ``retry_s`` until the pose of stamp_ns
+        comes out (or None after ``timeout_s``). The node's executor may take an image before
+        the CameraInfo sent just ahead of it, and then rejects it (no_camera_info)."""
+        height, width = image.shape[:2]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.send_camera_info(K, width, height, stamp_ns)
+            self.send_image(image, stamp_ns)
+            msg = self.pose_with_stamp(stamp_ns, min(retry_s, deadline - time.monotonic()))
+            if msg is not None:
+                return msg
+        return None
 
     def pose_with_stamp(self, stamp_ns: int, timeout_s: float = 30.0) -> Pose3DArray | None:
         """The Pose3DArray whose header stamp equals stamp_ns, waiting for it."""
 
         def find():
             for msg in self.poses:
-                if msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec == stamp_ns:
+                if stamp_ns_of(msg) == stamp_ns:
                     return msg
             return None
 

@@ -26,12 +26,12 @@ from loco_ros.bags.messages import (
     pose_array_msg,
     pose_array_to_people,
     rgb_image_msg,
-    stamp_ns_of,
 )
 from loco_ros.bags.offline import OfflineOptions, camera_info_first, process_bag
 from loco_ros.bags.playback import PlaybackClock, PlayOptions, parse_pairs
 from loco_ros.bags.reading import header_stamp_ns
 from loco_ros.bags.typestore import CAMERA_INFO, IMAGE, POSE3D_ARRAY, loco_typestore
+from loco_ros.stamps import stamp_ns_of, stamp_to_ns
 
 FRAMES = 20
 PERIOD_NS = 50_000_000  # 20 Hz
@@ -187,7 +187,7 @@ def test_clock_topic_selection_and_remap(start_process, bags, source, rclpy_cont
     clocks: list[int] = []
     node.create_subscription(CameraInfo, "/cam2/info", infos.append, 10, raw=True)
     node.create_subscription(
-        Clock, "/clock", lambda m: clocks.append(m.clock.sec * 10**9 + m.clock.nanosec),
+        Clock, "/clock", lambda m: clocks.append(stamp_to_ns(m.clock)),
         QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT))
     player = play(start_process, bags["mcap"], "--topics", INFO_TOPIC,
                   "--remap", f"{INFO_TOPIC}:=/cam2/info", "--clock", "50")
@@ -323,15 +323,17 @@ def write_offline_bag(path: Path) -> None:
 
 def test_offline_processing_counts_bad_frames_and_copies_ground_truth(tmp_path,
                                                                      estimator) -> None:
+    from loco_ros.frame_pipeline import FramePipeline, PipelineConfig
     from loco_ros.tracking import PersonTracker, TrackingConfig
 
     write_offline_bag(tmp_path / "in")
     options = OfflineOptions(copy_topics=(GT_TOPIC,), progress=False)
-    tracker = PersonTracker(TrackingConfig(min_hits=1))
-    report = process_bag(tmp_path / "in", tmp_path / "out", estimator, options, tracker)
+    pipeline = FramePipeline(estimator, PipelineConfig(tracking=TrackingConfig(min_hits=1)))
+    report = process_bag(tmp_path / "in", tmp_path / "out", pipeline, options)
     assert (report.frames_in, report.frames_out, report.copied) == (8, 5, 8)
     assert dict(report.rejected) == {"no_camera_info": 1, "encoding": 1, "corrupt_message": 1}
-    assert set(report.mean_timings_s()) >= {"network", "peaks", "association"}
+    assert set(report.mean_timings_s()) >= {"network", "peaks", "association", "ground_plane",
+                                            "tracking", "total"}
     source, got = read_bag(tmp_path / "in"), read_bag(tmp_path / "out")
     assert got.raw(GT_TOPIC) == source.raw(GT_TOPIC)
     assert got.msgtypes["/people/poses3d"] == POSE3D_ARRAY
@@ -354,10 +356,12 @@ def test_offline_processing_counts_bad_frames_and_copies_ground_truth(tmp_path,
 
 def test_offline_output_must_not_exist(tmp_path, bags, estimator) -> None:
     from loco_ros.bags.reading import BagError
+    from loco_ros.frame_pipeline import FramePipeline
 
     (tmp_path / "out").mkdir()
     with pytest.raises(BagError, match="exists"):
-        process_bag(bags["mcap"], tmp_path / "out", estimator, OfflineOptions(progress=False))
+        process_bag(bags["mcap"], tmp_path / "out", FramePipeline(estimator),
+                    OfflineOptions(progress=False))
 
 
 def test_process_cli_with_fallback_intrinsics(tmp_path, random_model_dir, estimator) -> None:

@@ -203,7 +203,7 @@ def test_intrinsics_source_serves_raw_and_rectified_cameras() -> None:
 def test_camera_info_message_to_camera_model() -> None:
     from sensor_msgs import msg as sensor_msgs
 
-    from loco_ros.ros.conversions import camera_info_to_model
+    from loco_ros.camera_model import camera_info_to_model
 
     lens = LENSES["rational_polynomial"]
     P = np.hstack([K_CAM, [[-45.0], [0.0], [0.0]]])

@@ -12,7 +12,7 @@ from conftest import REPO_ROOT
 
 from loco_ros.config import from_dict, to_dict
 from loco_ros.errors import ConfigError
-from loco_ros.node_config import NodeConfig
+from loco_ros.node_config import NodeConfig, flatten, unflatten
 
 LAUNCH_FILE = REPO_ROOT / "launch" / "loco.launch.py"
 PARAMS_FILE = REPO_ROOT / "config" / "loco.yaml"
@@ -25,27 +25,6 @@ def _calls(tree: ast.AST, name: str) -> list[ast.Call]:
 
 def _keyword(call: ast.Call, name: str) -> ast.AST | None:
     return next((k.value for k in call.keywords if k.arg == name), None)
-
-
-def _flat(section: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in section.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def _unflatten(flat: dict) -> dict:
-    nested: dict = {}
-    for name, value in flat.items():
-        *path, leaf = name.split(".")
-        section = nested
-        for part in path:
-            section = section.setdefault(part, {})
-        section[leaf] = value
-    return nested
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +67,7 @@ def test_launch_arguments_are_declared_and_parameters_exist(launch_tree) -> None
     assert used <= declared, used - declared
     assert {"namespace", "image", "camera_info", "params_file", "use_sim_time", "backend",
             "precision", "use_rviz"} <= declared
-    known = set(_flat({f: 0 for f in NodeConfig.__dataclass_fields__})) | {"use_sim_time"}
+    known = set(flatten({f: 0 for f in NodeConfig.__dataclass_fields__})) | {"use_sim_time"}
     for node in _calls(launch_tree, "Node"):
         for item in getattr(_keyword(node, "parameters"), "elts", []):
             if isinstance(item, ast.Dict):
@@ -98,17 +77,17 @@ def test_launch_arguments_are_declared_and_parameters_exist(launch_tree) -> None
 def test_params_file_covers_node_config_exactly() -> None:
     params = yaml.safe_load(PARAMS_FILE.read_text())["/**"]["ros__parameters"]
     config = from_dict(NodeConfig, params)
-    defaults = _flat(to_dict(NodeConfig()))
-    assert set(_flat(params)) == set(defaults)
+    defaults = flatten(to_dict(NodeConfig()))
+    assert set(flatten(params)) == set(defaults)
     assert config == NodeConfig(), "config/loco.yaml should state the defaults"
 
 
 def test_invalid_parameters_are_named_in_the_error() -> None:
-    params = _flat(yaml.safe_load(PARAMS_FILE.read_text())["/**"]["ros__parameters"])
+    params = flatten(yaml.safe_load(PARAMS_FILE.read_text())["/**"]["ros__parameters"])
     for name, bad in (("backend", "tensorflow"), ("input_qos", "fast"),
                       ("tracking.min_hits", 0), ("ground_plane.mode", "lidar")):
         with pytest.raises(ConfigError, match=name.split(".")[-1]):
-            from_dict(NodeConfig, _unflatten({**params, name: bad}))
+            from_dict(NodeConfig, unflatten({**params, name: bad}))
 
 
 # ----------------------------------------------------------------------------- launch logic
@@ -199,3 +178,21 @@ def test_rviz_config_follows_the_namespace(launch_module) -> None:
         assert rviz.kwargs["parameters"] == []  # use_sim_time not given: RViz's default
     finally:
         path.unlink()
+
+
+def test_params_file_loads_onto_node_config(tmp_path) -> None:
+    """loco_bag process reads the node's parameters file: the shipped one gives the defaults;
+    a node-named section wins over /**, dotted keys work, unknown keys are named."""
+    from loco_ros.node_config import load_params_file
+
+    assert load_params_file(PARAMS_FILE) == NodeConfig()
+    path = tmp_path / "params.yaml"
+    path.write_text("/**:\n  ros__parameters:\n    cpu_threads: 2\n    tracking:\n"
+                    "      min_hits: 5\nloco_node:\n  ros__parameters:\n    cpu_threads: 3\n"
+                    "    ground_plane.mode: fixed\n    ground_plane.camera_height_m: 1.5\n")
+    config = load_params_file(path)
+    assert (config.cpu_threads, config.tracking.min_hits) == (3, 5)
+    assert (config.ground_plane.mode, config.ground_plane.camera_height_m) == ("fixed", 1.5)
+    path.write_text("/**:\n  ros__parameters:\n    no_such_key: 1\n")
+    with pytest.raises(ConfigError, match="no_such_key"):
+        load_params_file(path)

@@ -88,9 +88,7 @@ def test_default_sensor_data_qos_path(harness, start_process, random_model_dir) 
 
 
 def _good_frame_processed(harness, stamp_ns, image, K) -> None:
-    harness.send_camera_info(K, image.shape[1], image.shape[0], stamp_ns)
-    harness.send_image(image, stamp_ns)
-    assert harness.pose_with_stamp(stamp_ns) is not None, "good frame after a fault was lost"
+    assert harness.send_frame(image, K, stamp_ns) is not None, "good frame after a fault was lost"
 
 
 def test_bad_input_is_rejected_counted_and_the_node_goes_on(harness, start_process,
@@ -233,9 +231,7 @@ def test_lifecycle_cycle_frees_publishers_and_resets_tracks(harness, start_proce
     image, K = rgb_image(), intrinsics()
 
     def ids_at(stamp_ns: int) -> set[str]:
-        harness.send_camera_info(K, 320, 180, stamp_ns)
-        harness.send_image(image, stamp_ns)
-        msg = harness.pose_with_stamp(stamp_ns)
+        msg = harness.send_frame(image, K, stamp_ns)
         assert msg is not None
         return {p.id for p in msg.people}
 
@@ -296,9 +292,7 @@ def test_parameters_are_described_and_safe_changes_apply_without_reconfigure(
     image, K = rgb_image(), intrinsics()
 
     def people_at(stamp_ns: int) -> list:
-        harness.send_camera_info(K, 320, 180, stamp_ns)
-        harness.send_image(image, stamp_ns)
-        msg = harness.pose_with_stamp(stamp_ns)
+        msg = harness.send_frame(image, K, stamp_ns)
         assert msg is not None
         return list(msg.people)
 
@@ -486,9 +480,7 @@ def test_fixed_ground_plane_puts_people_on_the_ground(harness, start_process,
                      "ground_plane.mode:=fixed", "ground_plane.camera_height_m:=2.2",
                      "ground_plane.pitch_deg:=12.0", "ground_plane.ankle_height_m:=0.07")
     harness.wait_for_node(process)
-    harness.send_camera_info(scene.K, width, height, 70 * SECOND)
-    harness.send_image(image, 70 * SECOND)
-    msg = harness.pose_with_stamp(70 * SECOND)
+    msg = harness.send_frame(image, scene.K, 70 * SECOND)
     assert msg is not None
     xyz, uv, detected = joints_of(msg)
     plane = ground_plane_from_angles(2.2, np.radians(12.0))
@@ -542,9 +534,7 @@ def test_tf_ground_plane_follows_the_transform(harness, start_process,
     harness.wait_for_node(process)
     image = demo_test_image()
     K = intrinsics(400.0, cx=image.shape[1] / 2, cy=image.shape[0] / 2)
-    harness.send_camera_info(K, image.shape[1], image.shape[0], 80 * SECOND)
-    harness.send_image(image, 80 * SECOND)
-    msg = harness.pose_with_stamp(80 * SECOND)
+    msg = harness.send_frame(image, K, 80 * SECOND)
     assert msg is not None
     xyz, _, detected = joints_of(msg)
     plane = ground_plane_from_transform(R, np.array([0.0, 0.0, 2.2]))

@@ -13,6 +13,7 @@ import torch
 
 from loco_ros.config import ModelConfig, load_yaml
 from loco_ros.data import real_material
+from loco_ros.lifting import project_to_image
 from loco_ros.metrics import countable, frame_counts, visible_joints
 from loco_ros.skeleton import NUM_JOINTS, STANDING_POSE_M
 from loco_ros.teacher.pseudo3d import pseudo_3d_people
@@ -31,24 +32,19 @@ def fetched(function, *args):
         pytest.skip(f"real material not fetchable here: {exc}")
 
 
-def project(xyz: np.ndarray, K: np.ndarray) -> np.ndarray:
-    return np.stack([K[0, 0] * xyz[..., 0] / xyz[..., 2] + K[0, 2],
-                     K[1, 1] * xyz[..., 1] / xyz[..., 2] + K[1, 2]], axis=-1)
-
-
 # ---------------------------------------------------------------------------- pseudo-3D
 
 
 def test_pseudo_3d_keeps_teacher_pixels_and_finds_the_distance() -> None:
     world = STANDING_POSE_M - STANDING_POSE_M[[8, 11]].mean(axis=0)  # hip-centred, metres
     camera = world + np.array([1.0, 0.5, 12.0])
-    uv = project(camera, K_TEST)[None]
+    uv = project_to_image(camera, K_TEST)[None]
     vis = np.ones((1, NUM_JOINTS))
     vis[0, 4] = 0.0  # an invisible wrist is left out
     out = pseudo_3d_people(uv, vis, world[None], K_TEST)
     assert np.isnan(out[0, 4]).all()
     keep = np.arange(NUM_JOINTS) != 4
-    np.testing.assert_allclose(project(out[0, keep], K_TEST), uv[0, keep], atol=1e-6)
+    np.testing.assert_allclose(project_to_image(out[0, keep], K_TEST), uv[0, keep], atol=1e-6)
     # depth from the shape's size: within 2 % of the true 12 m for a fronto-parallel person
     assert abs(np.nanmedian(out[0, :, 2]) - 12.0) < 0.24
 

@@ -9,6 +9,7 @@ from rosbags.rosbag2 import Reader
 
 from loco_ros.bags.messages import camera_info_to_K, image_msg_to_rgb, pose_array_to_people
 from loco_ros.bags.typestore import loco_typestore
+from loco_ros.stamps import stamp_ns_of
 from loco_ros.synthetic.bag import CAMERA_INFO_TOPIC, GT_TOPIC, IMAGE_TOPIC, write_scene_bag
 from loco_ros.synthetic.sequence import SequenceConfig, walking_sequence
 
@@ -39,7 +40,7 @@ def test_scene_bag_holds_images_intrinsics_and_ground_truth(tmp_path) -> None:
             if connection.topic == "/tf_static":  # its stamps are in the transforms
                 assert msg.transforms[0].child_frame_id == "camera_optical_frame"
                 continue
-            assert msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec == stamp
+            assert stamp_ns_of(msg) == stamp
             seen[connection.topic].append(msg)
     assert [len(v) for v in seen.values()] == [3, 3, 3]
     for i, scene in enumerate(scenes):

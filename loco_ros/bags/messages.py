@@ -9,6 +9,7 @@ from rosbags.image import message_to_cvimage
 
 from loco_ros.bags.typestore import CAMERA_INFO, IMAGE, POSE3D_ARRAY, loco_typestore
 from loco_ros.skeleton import NUM_JOINTS
+from loco_ros.stamps import ns_to_sec_nanosec
 from loco_ros.types import People
 
 
@@ -24,15 +25,9 @@ class PoseMessageClasses(NamedTuple):
 def header_msg(stamp_ns: int, frame_id: str) -> Any:
     """std_msgs/Header of a stamp (ns) and frame."""
     types = loco_typestore().types
-    stamp = types["builtin_interfaces/msg/Time"](
-        sec=int(stamp_ns // 1_000_000_000), nanosec=int(stamp_ns % 1_000_000_000)
-    )
+    sec, nanosec = ns_to_sec_nanosec(stamp_ns)
+    stamp = types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
     return types["std_msgs/msg/Header"](stamp=stamp, frame_id=frame_id)
-
-
-def stamp_ns_of(msg: Any) -> int:
-    """Header stamp of a rosbags message in integer nanoseconds."""
-    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
 
 
 def rgb_image_msg(image_rgb: np.ndarray, stamp_ns: int, frame_id: str) -> Any:

@@ -1,9 +1,8 @@
 """Run the pose pipeline over a bag without DDS: images + CameraInfo in, a Pose3DArray bag out.
 
 Messages are read in bag-time order. At equal bag times CameraInfo goes first, then each image
-gets its intrinsics by the node's rule (loco_ros.intrinsics.IntrinsicsSource: newest CameraInfo,
-or the one with the image's stamp in "exact" mode, or the fallback), then
-``estimator.estimate(rgb, K)`` and optionally a PersonTracker. The output bag holds
+goes through the node's own frame pipeline (loco_ros.frame_pipeline.FramePipeline: the camera
+by the node's rule, with its lens, the estimator, the ground plane, tracking). The output bag holds
 loco_ros/msg/Pose3DArray on ``output_topic`` (header = the image's, bag time = the image's)
 plus unchanged copies of ``copy_topics`` (e.g. the ground truth /people/poses3d_gt), so that an
 evaluation reads one bag. Bad frames (InputError, undecodable messages) are counted by reason
@@ -16,44 +15,33 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
 from rosbags.interfaces import Connection
 from rosbags.rosbag2 import Writer
 from tqdm import tqdm
 
-from loco_ros.bags.messages import camera_info_to_K, pose_array_msg, stamp_ns_of
+from loco_ros.bags.messages import pose_array_msg
 from loco_ros.bags.reading import BagError, create_bag, open_bag, read_messages, select_connections
 from loco_ros.bags.typestore import CAMERA_INFO, IMAGE, POSE3D_ARRAY, loco_typestore
+from loco_ros.camera_model import camera_info_to_model
 from loco_ros.errors import InputError
+from loco_ros.frame_pipeline import FramePipeline
 from loco_ros.image_input import image_to_rgb
-from loco_ros.intrinsics import CameraModel, IntrinsicsSource
+from loco_ros.stamps import stamp_ns_of
 
 Message = tuple[Connection, int, bytes]
 
 
-class Estimator(Protocol):
-    """Anything with LocoEstimator's estimate(): result.people and result.timings_s."""
-
-    def estimate(self, image_rgb: np.ndarray, K: np.ndarray) -> Any: ...
-
-
-class Tracker(Protocol):
-    """Anything with PersonTracker's update(people, stamp_s) -> people."""
-
-    def update(self, people: Any, stamp_s: float) -> Any: ...
-
-
 @dataclass(frozen=True)
 class OfflineOptions:
-    """Topics and limits of an offline run (camera_info_mode: latest | exact, as the node)."""
+    """Topics and limits of an offline run (which camera applies, the ground plane and
+    tracking are the pipeline's)."""
 
     image_topic: str = "/camera/image"
     camera_info_topic: str = "/camera/camera_info"
     output_topic: str = "/people/poses3d"
     copy_topics: tuple[str, ...] = ()
-    camera_info_mode: str = "latest"
     max_image_pixels: int = 7680 * 4320
     storage: str = "mcap"
     progress: bool = True
@@ -67,6 +55,7 @@ class OfflineReport:
     frames_out: int = 0
     people_out: int = 0
     copied: int = 0
+    ground_plane_unavailable: int = 0  # frames published with the network's depth only
     rejected: Counter = field(default_factory=Counter)
     timing_sums_s: Counter = field(default_factory=Counter)
 
@@ -112,10 +101,9 @@ def copy_connection(writer: Writer, connection: Connection) -> Connection:
 class OfflineProcessor:
     """Turns images of a bag into Pose3DArray messages; see the module docstring."""
 
-    def __init__(self, estimator: Estimator, options: OfflineOptions = OfflineOptions(),
-                 tracker: Tracker | None = None, fallback: CameraModel | None = None) -> None:
-        self.estimator, self.options, self.tracker = estimator, options, tracker
-        self.intrinsics = IntrinsicsSource(options.camera_info_mode, fallback)
+    def __init__(self, pipeline: FramePipeline,
+                 options: OfflineOptions = OfflineOptions()) -> None:
+        self.pipeline, self.options = pipeline, options
         self.report = OfflineReport()
         self._store = loco_typestore()
 
@@ -123,8 +111,7 @@ class OfflineProcessor:
         """Remember the intrinsics of a CameraInfo (counted and ignored when invalid)."""
         try:
             msg = self._decode(raw, CAMERA_INFO)
-            self.intrinsics.update(camera_info_to_K(msg), msg.width, msg.height,
-                                   stamp_ns_of(msg))
+            self.pipeline.cameras.update_model(camera_info_to_model(msg), stamp_ns_of(msg))
         except InputError:
             self.report.rejected["camera_info"] += 1
 
@@ -147,24 +134,23 @@ class OfflineProcessor:
 
     def _estimate(self, msg: Any) -> bytes:
         stamp_ns = stamp_ns_of(msg)
-        K = self.intrinsics.lookup(msg.width, msg.height, stamp_ns)
+        camera = self.pipeline.camera_for(msg.width, msg.height, stamp_ns)
         rgb = image_to_rgb(msg.height, msg.width, msg.encoding, msg.step,
                            bool(msg.is_bigendian), msg.data, self.options.max_image_pixels)
-        result = self.estimator.estimate(rgb, K)
+        result = self.pipeline.process(rgb, stamp_ns, msg.header.frame_id, camera=camera)
+        if result.ground_error is not None:  # people keep the network's depth, as the node's
+            self.report.ground_plane_unavailable += 1
         people = result.people
-        if self.tracker is not None:
-            people = self.tracker.update(people, stamp_ns * 1e-9)
         self.report.people_out += len(people)
-        self.report.timing_sums_s.update(getattr(result, "timings_s", {}))
+        self.report.timing_sums_s.update(result.timings_s)
         out = pose_array_msg(people, stamp_ns, msg.header.frame_id)
         return self._store.serialize_cdr(out, POSE3D_ARRAY)
 
 
-def process_bag(in_path: str | Path, out_path: str | Path, estimator: Estimator,
-                options: OfflineOptions = OfflineOptions(), tracker: Tracker | None = None,
-                fallback: CameraModel | None = None) -> OfflineReport:
-    """Run ``estimator`` over every image of ``in_path`` into a new bag ``out_path``."""
-    processor = OfflineProcessor(estimator, options, tracker, fallback)
+def process_bag(in_path: str | Path, out_path: str | Path, pipeline: FramePipeline,
+                options: OfflineOptions = OfflineOptions()) -> OfflineReport:
+    """Run ``pipeline`` over every image of ``in_path`` into a new bag ``out_path``."""
+    processor = OfflineProcessor(pipeline, options)
     wanted = dict.fromkeys([options.image_topic, options.camera_info_topic, *options.copy_topics])
     with open_bag(in_path) as reader, create_bag(out_path, options.storage) as writer:
         connections = select_connections(reader, tuple(wanted))

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from loco_ros.bags.reading import NS_PER_S
+from loco_ros.stamps import NS_PER_S
 
 QOS_PROFILES = ("reliable", "sensor_data", "best_effort", "transient_local")
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")

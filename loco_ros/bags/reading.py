@@ -16,8 +16,8 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys.store import Typestore
 
 from loco_ros.errors import LocoError
+from loco_ros.stamps import NS_PER_S
 
-NS_PER_S = 1_000_000_000
 HEADER = "std_msgs/msg/Header"
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 

@@ -17,6 +17,7 @@ from scipy.spatial.transform import Rotation
 from loco_ros.bags.messages import header_msg
 from loco_ros.bags.reading import open_bag, read_messages
 from loco_ros.bags.typestore import loco_typestore
+from loco_ros.errors import InputError
 from loco_ros.ground_plane import (
     GroundPlane,
     ground_plane_from_transform,
@@ -89,3 +90,23 @@ def ground_plane_from_bag(path: str | Path, image_topic: str = "/camera/image",
             return None
         found = chain_transform(read_static_transforms(reader), ground_frame, camera_frame)
     return None if found is None else ground_plane_from_transform(*found)
+
+
+def static_ground_planes(path: str | Path, ground_frame: str = "base_footprint"):
+    """A PlaneSource of the frame pipeline (ground_plane.mode ``tf``) from a bag's /tf_static:
+    ``planes(frame_id, stamp_ns)`` is the plane z = 0 of ``ground_frame`` seen from frame_id,
+    InputError(reason ``ground_plane``) where the static tree does not lead there."""
+    with open_bag(path) as reader:
+        transforms = read_static_transforms(reader)
+
+    def planes(frame_id: str, stamp_ns: int) -> GroundPlane:
+        found = chain_transform(transforms, ground_frame, frame_id)
+        if found is None:
+            raise InputError(f"no static transform {ground_frame} <- {frame_id} in the bag",
+                             "ground_plane")
+        try:
+            return ground_plane_from_transform(*found)
+        except ValueError as err:
+            raise InputError(str(err), "ground_plane") from err
+
+    return planes

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from loco_ros.estimator import load_model
 from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.evaluation.evaluate import _finite_or_empty, synthetic_frames
-from loco_ros.evaluation.pipeline import people_in_image, run_pipeline
+from loco_ros.evaluation.pipeline import evaluation_pipeline, people_in_image, run_frame
 from loco_ros.lifting import project_to_image
 from loco_ros.metrics import (
     JTA_THRESHOLDS_M,
@@ -75,10 +75,11 @@ def error_budget(model_dir: str | Path, frames: int, seed: int, threads: int = 2
     torch.set_num_threads(threads)
     config, network, refiner = load_model(Path(model_dir))
     scored = {k: [] for k in ROWS}
+    frame_pipeline = evaluation_pipeline(network, config, refiner)
     for image, K, gt, ground in tqdm(synthetic_frames(config, frames, seed), total=frames,
                                      disable=not progress, desc="error budget"):
         gt = _finite_or_empty(gt)
-        out = run_pipeline(network, config, image, K, refiner, ground)
+        out = run_frame(frame_pipeline, image, K, ground)
         variants = {
             "refined": out.refined,
             "person_oracle": with_oracle_depth(out.refined, gt, K),

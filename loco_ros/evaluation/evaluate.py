@@ -58,9 +58,9 @@ from loco_ros.codec import encode_joints_to_voxels, render_volumetric_heatmap
 from loco_ros.config import ModelConfig
 from loco_ros.estimator import load_model
 from loco_ros.evaluation import add_model_argument, model_dir
-from loco_ros.evaluation.pipeline import people_in_image, run_pipeline
+from loco_ros.evaluation.pipeline import evaluation_pipeline, people_in_image, run_frame
 from loco_ros.ground_plane import GroundPlane, GroundPlaneConfig, ground_plane_from_config
-from loco_ros.lifting import letterbox_intrinsics
+from loco_ros.lifting import in_image, letterbox_intrinsics
 from loco_ros.metrics import (
     JTA_THRESHOLDS_M,
     PCK_DISTANCE_EDGES_M,
@@ -150,14 +150,10 @@ def bag_frames(path: str, image_topic: str = "/camera/image_raw",
                max_frames: int = 0, ground: GroundPlane | None = None) -> Iterator[EvalFrame]:
     """Frames of a rosbag2: images with the camera info and GT of the same header stamp
     (``ground``: the plane of a fixed camera mount, given to every frame)."""
-    from loco_ros.bags.messages import (
-        camera_info_to_K,
-        image_msg_to_rgb,
-        pose_array_to_people,
-        stamp_ns_of,
-    )
+    from loco_ros.bags.messages import camera_info_to_K, image_msg_to_rgb, pose_array_to_people
     from loco_ros.bags.reading import open_bag, read_messages, select_connections
     from loco_ros.bags.typestore import loco_typestore
+    from loco_ros.stamps import stamp_ns_of
 
     store = loco_typestore()
     images: dict[int, np.ndarray] = {}
@@ -197,11 +193,7 @@ def bag_frames(path: str, image_topic: str = "/camera/image_raw",
 
 def _in_image(xyz: np.ndarray, K: np.ndarray, w: int, h: int) -> np.ndarray:
     xyz = np.asarray(xyz, np.float64).reshape(-1, NUM_JOINTS, 3).copy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = K[0, 0] * xyz[..., 0] / xyz[..., 2] + K[0, 2]
-        v = K[1, 1] * xyz[..., 1] / xyz[..., 2] + K[1, 2]
-        ok = (xyz[..., 2] > 0) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    xyz[~ok] = np.nan
+    xyz[~in_image(xyz, K, (w, h))] = np.nan
     return xyz
 
 
@@ -284,6 +276,7 @@ def evaluate(
     pck = {k: PckCounts.zero(pck_edges) for k in VARIANTS}
     times: list[dict[str, float]] = []
     n_frames = n_gt_people = 0
+    frame_pipeline = evaluation_pipeline(network, config, refiner)
     for image, K, gt, ground in tqdm(frames, total=total, disable=not progress,
                                      desc="evaluate"):
         gt = _finite_or_empty(gt)
@@ -295,10 +288,10 @@ def evaluate(
             _score_vhas(entries, gt, K_net, grid, peak_cfg)
         if not pipeline:
             continue
-        out = run_pipeline(network, config, image, K, refiner, ground if use_ground else None)
+        out = run_frame(frame_pipeline, image, K, ground if use_ground else None)
         times.append(out.timings_s)
         wh = (image.shape[1], image.shape[0])
-        for key, people in (("plain", out.people), ("refined", out.refined),
+        for key, people in (("plain", out.detected), ("refined", out.refined),
                             ("grounded", out.grounded)):
             if people is None:
                 continue

@@ -27,7 +27,7 @@ import argparse
 import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -81,6 +81,7 @@ class Model:
     config: object
     network: torch.nn.Module
     refiner: object
+    _pipeline: object = field(default=None, repr=False, compare=False)  # built on first use
 
     @classmethod
     def load(cls, model_dir: str | Path) -> Model:
@@ -100,10 +101,11 @@ class Model:
 
     def people(self, image_rgb: np.ndarray, K: np.ndarray):
         """The people the node would publish for this image (refined when a refiner runs)."""
-        from loco_ros.evaluation.pipeline import run_pipeline
+        from loco_ros.evaluation.pipeline import evaluation_pipeline, run_frame
 
-        out = run_pipeline(self.network, self.config, image_rgb, K, self.refiner)
-        return out.refined if out.refined is not None else out.people
+        if self._pipeline is None:
+            self._pipeline = evaluation_pipeline(self.network, self.config, self.refiner)
+        return run_frame(self._pipeline, image_rgb, K).people
 
 
 def draw_reference(image_rgb: np.ndarray, uv_px: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ import torch
 
 from loco_ros.estimator import load_model
 from loco_ros.evaluation import add_model_argument, model_dir
-from loco_ros.evaluation.pipeline import people_in_image, run_pipeline
+from loco_ros.evaluation.pipeline import evaluation_pipeline, people_in_image, run_frame
 from loco_ros.metrics import PeakCounts, jta_metric, peak_f1
 from loco_ros.peaks import find_peaks
 from loco_ros.synthetic.render import render_scene
@@ -71,10 +71,11 @@ def main(argv: list[str] | None = None) -> dict:
         row = {"vha_f1_1": counts.f1, "vha_pr_1": counts.precision, "vha_re_1": counts.recall}
         if not args.no_pipeline:
             frames = {"plain": [], "refined": [], "grounded": []}
+            frame_pipeline = evaluation_pipeline(network, cfg_t, refiner)
             for s, image in zip(scenes, images, strict=True):
-                o = run_pipeline(network, cfg_t, image, s.K, refiner, s.camera.ground_plane)
+                o = run_frame(frame_pipeline, image, s.K, s.camera.ground_plane)
                 gt = gt_people(s)
-                for key, people in (("plain", o.people), ("refined", o.refined),
+                for key, people in (("plain", o.detected), ("refined", o.refined),
                                     ("grounded", o.grounded)):
                     if people is not None:
                         frames[key].append(

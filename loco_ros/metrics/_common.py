@@ -14,9 +14,6 @@ import numpy as np
 from loco_ros.errors import InputError
 from loco_ros.skeleton import NUM_JOINTS
 
-# Cost of a forbidden pair in a Hungarian assignment (far above any real distance).
-_FORBIDDEN = 1.0e9
-
 
 def _as_people_array(x: np.ndarray, name: str, dims: int = 3) -> np.ndarray:
     """(N, K, dims) float64 copy (3: metres, 2: pixels); InputError on any other shape."""

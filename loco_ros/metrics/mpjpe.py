@@ -9,9 +9,9 @@ person matching (mean joint distance cost, metres) and the root alignment helper
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
-from loco_ros.metrics._common import _FORBIDDEN, _as_people_array, _mean_joint_distance
+from loco_ros.matching import gated_assignment
+from loco_ros.metrics._common import _as_people_array, _mean_joint_distance
 from loco_ros.skeleton import JOINT_INDEX
 
 _HIPS = (JOINT_INDEX["right_hip"], JOINT_INDEX["left_hip"])
@@ -53,9 +53,7 @@ def _match_by_mean_distance(g: np.ndarray, p: np.ndarray, max_cost: float | None
     allowed = np.isfinite(cost)
     if max_cost is not None:
         allowed &= cost <= max_cost
-    rows, cols = linear_sum_assignment(np.where(allowed, cost, _FORBIDDEN))
-    keep = allowed[rows, cols]
-    return np.stack([rows[keep], cols[keep]], axis=1).astype(np.int64)
+    return gated_assignment(cost, allowed)
 
 
 def _root(people: np.ndarray, alignment: str) -> np.ndarray:

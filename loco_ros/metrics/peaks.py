@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from loco_ros.errors import InputError
-from loco_ros.metrics._common import _FORBIDDEN, _pairwise
+from loco_ros.matching import gated_assignment
+from loco_ros.metrics._common import _pairwise
 from loco_ros.skeleton import NUM_JOINTS
 from loco_ros.types import Peaks
 
@@ -77,8 +77,7 @@ def peak_f1(
         if g.shape[0] and p.shape[0]:
             dist = _pairwise(g, p)
             allowed = dist <= tolerance_voxels + 1e-9
-            rows, cols = linear_sum_assignment(np.where(allowed, dist, _FORBIDDEN))
-            matched = int(allowed[rows, cols].sum())
+            matched = len(gated_assignment(dist, allowed))
         tp += matched
         fp += p.shape[0] - matched
         fn += g.shape[0] - matched

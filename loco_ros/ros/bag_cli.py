@@ -5,8 +5,9 @@
                       [--wait-for-subscribers N] [--wait-timeout S]
     loco_bag record OUT --topics T ... [--duration S] [--max-messages N]
                         [--storage mcap|sqlite3] [--use-header-stamp] [--qos TOPIC=PROFILE ...]
-    loco_bag process IN OUT [--model-dir DIR] [--image-topic T] [--camera-info-topic T]
-                            [--copy-topics T ...] [--tracking] ...
+    loco_bag process IN OUT [--params-file config/loco.yaml] [--model-dir DIR]
+                            [--image-topic T] [--camera-info-topic T] [--copy-topics T ...]
+                            [--tracking] ...
     loco_bag info BAG
 
 ROS arguments go after ``--ros-args`` (play and record). A missing or corrupt bag, an output
@@ -82,7 +83,11 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("process", help="run the pose pipeline over a bag (no DDS)")
     parser.add_argument("input", help="input bag")
     parser.add_argument("output", help="new output bag")
-    parser.add_argument("--model-dir", default=None, help="model directory (default: demo)")
+    parser.add_argument("--params-file", default=None, metavar="YAML",
+                        help="the node's parameters file (config/loco.yaml): camera, "
+                             "decoding, ground plane and tracking as loco_node runs them")
+    parser.add_argument("--model-dir", default=None,
+                        help="model directory (default: the params file's, else the demo)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="fp16")
@@ -92,11 +97,13 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--output-topic", default="/people/poses3d")
     parser.add_argument("--copy-topics", nargs="+", default=[],
                         help="input topics copied unchanged (e.g. /people/poses3d_gt)")
-    parser.add_argument("--camera-info-mode", choices=("latest", "exact"), default="latest")
+    parser.add_argument("--camera-info-mode", choices=("latest", "exact"), default=None,
+                        help="default: the params file's, else latest")
     parser.add_argument("--fallback-intrinsics", nargs=4, type=float, default=None,
                         metavar=("FX", "FY", "CX", "CY"),
                         help="intrinsics used while no CameraInfo has been seen")
-    parser.add_argument("--tracking", action="store_true", help="assign track ids")
+    parser.add_argument("--tracking", action="store_true",
+                        help="assign track ids (without a params file tracking is off)")
     parser.add_argument("--storage", choices=sorted(STORAGES), default="mcap")
     _add_no_progress(parser)
     parser.set_defaults(run=_run_process)
@@ -180,33 +187,61 @@ def _run_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def process_config(args: argparse.Namespace):
+    """The NodeConfig of ``loco_bag process``: the params file (else the defaults with
+    tracking off), then the command line's camera_info_mode, fallback and --tracking."""
+    from dataclasses import replace
+
+    from loco_ros.node_config import NodeConfig, load_params_file
+
+    if args.params_file:
+        config = load_params_file(args.params_file)
+    else:
+        config = NodeConfig()
+        config = replace(config, tracking=replace(config.tracking, enabled=False))
+    if args.tracking:
+        config = replace(config, tracking=replace(config.tracking, enabled=True))
+    if args.camera_info_mode:
+        config = replace(config, camera_info_mode=args.camera_info_mode)
+    if args.fallback_intrinsics:
+        fx, fy, cx, cy = args.fallback_intrinsics
+        config = replace(config, fallback_fx=fx, fallback_fy=fy, fallback_cx=cx, fallback_cy=cy)
+    return config
+
+
 def _run_process(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from loco_ros.bags.offline import OfflineOptions, process_bag
+    from loco_ros.bags.transforms import static_ground_planes
     from loco_ros.estimator import LocoEstimator
-    from loco_ros.intrinsics import CameraModel
-    from loco_ros.tracking import PersonTracker
+    from loco_ros.frame_pipeline import FramePipeline, PipelineConfig
+    from loco_ros.node_config import with_decoding
 
+    config = _checked(process_config, args)
     options = OfflineOptions(
         image_topic=args.image_topic, camera_info_topic=args.camera_info_topic,
         output_topic=args.output_topic, copy_topics=tuple(args.copy_topics),
-        camera_info_mode=args.camera_info_mode, storage=args.storage,
+        max_image_pixels=config.max_image_pixels, storage=args.storage,
         progress=not args.no_progress)
     summarize(args.input)  # BagError before the (slow) model load
     if Path(args.output).exists():
         raise BagError(f"output exists already, not overwriting: {args.output}")
-    fallback = None
-    if args.fallback_intrinsics:
-        fx, fy, cx, cy = args.fallback_intrinsics
-        fallback = CameraModel(np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]]), 0, 0)
-    estimator = LocoEstimator.from_dir(args.model_dir, backend=args.backend, device=args.device,
+    if config.cpu_threads > 0:  # as loco_node: torch's threads too
+        import torch
+
+        torch.set_num_threads(config.cpu_threads)
+    estimator = LocoEstimator.from_dir(args.model_dir or config.model_dir or None,
+                                       backend=args.backend, device=args.device,
                                        precision=args.precision,
-                                       engine_cache_dir=args.engine_cache_dir)
+                                       engine_cache_dir=args.engine_cache_dir,
+                                       cpu_threads=config.cpu_threads)
+    estimator.config = with_decoding(estimator.config, config)
+    planes = None
+    if config.ground_plane.mode == "tf":
+        planes = static_ground_planes(args.input, config.ground_plane.ground_frame)
+    pipeline = FramePipeline(estimator, PipelineConfig.from_node_config(config), planes)
     estimator.open()
     try:
-        report = process_bag(args.input, args.output, estimator, options,
-                             PersonTracker() if args.tracking else None, fallback)
+        report = process_bag(args.input, args.output, pipeline, options)
     finally:
         estimator.close()
     print(f"{args.output}: {report.summary()}", flush=True)

@@ -30,7 +30,8 @@ from rclpy.signals import SignalHandlerOptions
 from tqdm import tqdm
 
 from loco_ros.bags.playback import QOS_PROFILES, PlaybackClock, PlayOptions
-from loco_ros.bags.reading import NS_PER_S, BagError, open_bag, read_messages, select_connections
+from loco_ros.bags.reading import BagError, open_bag, read_messages, select_connections
+from loco_ros.stamps import NS_PER_S, ns_to_sec_nanosec
 
 CLOCK_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)  # as rclpy's TimeSource
 ACK_TIMEOUT_S = 5.0
@@ -210,7 +211,7 @@ class BagPlayer:
         from rosgraph_msgs.msg import Clock
 
         msg = Clock()
-        msg.clock.sec, msg.clock.nanosec = divmod(bag_ns, NS_PER_S)
+        msg.clock.sec, msg.clock.nanosec = ns_to_sec_nanosec(bag_ns)
         self._clock_pub.publish(msg)
         self._ticks += 1
 

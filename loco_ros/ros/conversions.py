@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 from geometry_msgs.msg import Point
-from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
 from loco_ros.bags.messages import PoseMessageClasses, build_pose_array, pose_array_to_people
-from loco_ros.camera_model import CameraModel
 from loco_ros.msg import Joint3D, Person3D, Pose3DArray
 from loco_ros.types import People
 
@@ -27,21 +24,3 @@ def msg_to_people(msg: Pose3DArray) -> People:
     return pose_array_to_people(msg)
 
 
-def camera_info_to_model(msg: CameraInfo) -> CameraModel:
-    """CameraModel (K (3, 3), D (N,), P (3, 4), binning, ROI; pixels) of a CameraInfo.
-
-    InputError (reason ``camera_model``) for bad values or an unknown distortion model.
-    """
-    roi = msg.roi
-    return CameraModel(
-        K=np.asarray(msg.k, np.float64).reshape(3, 3), width=int(msg.width),
-        height=int(msg.height), distortion_model=msg.distortion_model,
-        D=np.asarray(msg.d, np.float64), P=np.asarray(msg.p, np.float64).reshape(3, 4),
-        binning_x=int(msg.binning_x), binning_y=int(msg.binning_y),
-        roi=(int(roi.x_offset), int(roi.y_offset), int(roi.width), int(roi.height)),
-    )
-
-
-def stamp_to_seconds(header: Header) -> float:
-    """Header stamp as float seconds."""
-    return header.stamp.sec + header.stamp.nanosec * 1e-9

@@ -31,6 +31,7 @@ from loco_ros.evaluation.replay_report import (
     summarize,
 )
 from loco_ros.msg import Pose3DArray
+from loco_ros.stamps import stamp_ns_of
 
 # A replay of recorded data should lose nothing: reliable input, as `ros2 bag play` sends.
 NODE_ARGS: list[str] = ["-p", "input_qos:=reliable"]
@@ -80,7 +81,7 @@ class Graph:
                                       QoSProfile(depth=100))
 
     def _on_pose(self, msg: Pose3DArray) -> None:
-        self.stamps.add(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
+        self.stamps.add(stamp_ns_of(msg))
 
     def wait(self, condition, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -144,7 +145,6 @@ def run(bag: Path, out_dir: Path, docs_dir: Path, model_dir: str,
 
 def bag_last_stamps(bag: Path, topic: str = "/camera/image") -> list[int]:
     """Header stamps (ns) of the images of a bag."""
-    from loco_ros.bags.messages import stamp_ns_of
     from loco_ros.bags.reading import open_bag
     from loco_ros.bags.typestore import loco_typestore
 

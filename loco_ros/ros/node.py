@@ -29,29 +29,28 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from loco_ros.camera_model import describe_input
+from loco_ros.camera_model import camera_info_to_model, describe_input
 from loco_ros.config import ModelConfig
 from loco_ros.errors import InputError, LocoError
 from loco_ros.estimator import LocoEstimator
-from loco_ros.ground_plane import snap_with_config
+from loco_ros.frame_pipeline import FramePipeline, PipelineConfig
 from loco_ros.image_input import check_image_layout, image_to_rgb
-from loco_ros.intrinsics import CameraModel, IntrinsicsSource
 from loco_ros.latest_frame import LatestFrameSlot
 from loco_ros.msg import Pose3DArray
-from loco_ros.node_config import NodeConfig
-from loco_ros.ros.conversions import camera_info_to_model, people_to_msg
+from loco_ros.node_config import NodeConfig, with_decoding
+from loco_ros.ros.conversions import people_to_msg
 from loco_ros.ros.diagnostics import (
     ACTIVATED_EVENT,
     CAMERA_INFO_EVENT,
     HealthPolicy,
     build_diagnostics,
 )
-from loco_ros.ros.ground import GroundPlaneSource
+from loco_ros.ros.ground import TfGroundPlanes
 from loco_ros.ros.markers import people_to_markers
 from loco_ros.ros.param_descriptors import LIVE, descriptor, is_live
 from loco_ros.ros.params import config_with, declare_config_parameters, flat_defaults, read_config
 from loco_ros.runtime_stats import RuntimeStats
-from loco_ros.tracking import PersonTracker
+from loco_ros.stamps import stamp_ns_of
 from loco_ros.visualization import draw_people_2d
 
 THROTTLE_S = 5.0
@@ -87,21 +86,6 @@ def input_qos(name: str, depth: int = 1) -> QoSProfile:
     )
 
 
-def with_decoding(model: ModelConfig, config: NodeConfig) -> ModelConfig:
-    """The model's config with the node's decode_threshold / min_joints where set (> 0)."""
-    decode, association = model.decode, model.association
-    if config.decode_threshold > 0:
-        decode = replace(decode, threshold=config.decode_threshold)
-    if config.min_joints > 0:
-        association = replace(association, min_joints=config.min_joints)
-    return replace(model, decode=decode, association=association)
-
-
-def stamp_ns(header: Header) -> int:
-    """Header stamp in integer nanoseconds."""
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-
-
 class LocoNode(LifecycleNode):
     """The LoCO pose node; see the module docstring and config/loco.yaml."""
 
@@ -118,9 +102,7 @@ class LocoNode(LifecycleNode):
         self._slot: LatestFrameSlot[Frame] = LatestFrameSlot()
         self._config: NodeConfig | None = None
         self._estimator: LocoEstimator | None = None
-        self._tracker: PersonTracker | None = None
-        self._ground: GroundPlaneSource | None = None
-        self._intrinsics: IntrinsicsSource | None = None
+        self._pipeline: FramePipeline | None = None
         self._worker: threading.Thread | None = None
         self._running = threading.Event()
         self._last_stamp_ns: int | None = None
@@ -167,13 +149,11 @@ class LocoNode(LifecycleNode):
             self.get_logger().warn(f"{', '.join(live)} not applied: {err}")
             return
         self._config = updated
-        if self._tracker is not None:
-            self._tracker.config = updated.tracking
-        if updated.ground_plane != old.ground_plane and self._ground is not None:
-            if updated.ground_plane.mode == "tf":
-                self._ground.config = updated.ground_plane  # keeps its TF listener
-            else:
-                self._ground = GroundPlaneSource(self, updated.ground_plane)
+        if self._pipeline is not None:
+            self._pipeline.tracker.config = updated.tracking
+            self._pipeline.ground_config = updated.ground_plane
+            if self._pipeline.planes is not None:
+                self._pipeline.planes.config = updated.ground_plane  # keeps its TF listener
         if self._estimator is not None and self._model_config is not None:
             self._estimator.config = with_decoding(self._model_config, updated)
         self.get_logger().info(f"applied at once: {', '.join(live)}")
@@ -188,7 +168,9 @@ class LocoNode(LifecycleNode):
                 precision=config.precision, engine_cache_dir=config.engine_cache_dir or None,
                 device_index=config.cuda_device, cpu_threads=config.cpu_threads,
             )
-            self._ground = GroundPlaneSource(self, config.ground_plane)
+            planes = None
+            if config.ground_plane.mode == "tf":
+                planes = TfGroundPlanes(self, config.ground_plane)
         except LocoError as err:
             self.get_logger().error(f"configure failed: {err}")
             return TransitionCallbackReturn.FAILURE
@@ -197,10 +179,8 @@ class LocoNode(LifecycleNode):
         estimator.config = with_decoding(self._model_config, config)
         if config.cpu_threads > 0:
             torch.set_num_threads(config.cpu_threads)
-        self._intrinsics = IntrinsicsSource(config.camera_info_mode, self._fallback(config),
-                                            rectified=config.image_is_rectified)
+        self._pipeline = FramePipeline(estimator, PipelineConfig.from_node_config(config), planes)
         self.get_logger().info(f"camera input: {describe_input(config.image_is_rectified)}")
-        self._tracker = PersonTracker(config.tracking)
         self._poses_pub = self.create_lifecycle_publisher(
             Pose3DArray, "people/poses3d", OUTPUT_QOS)
         self._markers_pub = self.create_lifecycle_publisher(
@@ -243,7 +223,7 @@ class LocoNode(LifecycleNode):
             self.destroy_subscription(subscription)
         self._subscriptions_in = []
         self._estimator.close()  # frees GPU memory (after a frame in progress); activate reopens
-        self._tracker.reset()  # the next activation starts new tracks (ids never reused)
+        self._pipeline.reset()  # the next activation starts new tracks (ids never reused)
         self._last_stamp_ns = None
         return super().on_deactivate(state)
 
@@ -270,7 +250,7 @@ class LocoNode(LifecycleNode):
         if self._estimator is not None:
             self._estimator.close()
         self._estimator = None
-        self._ground = None  # drops the TF listener's subscriptions
+        self._pipeline = None  # drops the TF listener's subscriptions
         self._config = None  # parameters set now apply at the next configure
 
     def _stop_worker(self, timeout_s: float = 30.0) -> bool:
@@ -299,14 +279,6 @@ class LocoNode(LifecycleNode):
             _exit_log(self, "warn", f"shutdown: worker still busy after {timeout_s:g} s")
         return ended
 
-    @staticmethod
-    def _fallback(config: NodeConfig) -> CameraModel | None:
-        if not config.has_fallback_intrinsics:
-            return None
-        K = np.array([[config.fallback_fx, 0, config.fallback_cx],
-                      [0, config.fallback_fy, config.fallback_cy], [0, 0, 1]])
-        return CameraModel(K, 0, 0)
-
     # Callbacks on the executor thread: cheap checks only -----------------------------------
 
     def _reject(self, err: InputError) -> None:
@@ -317,14 +289,14 @@ class LocoNode(LifecycleNode):
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._stats.count(CAMERA_INFO_EVENT)
         try:
-            self._intrinsics.update_model(camera_info_to_model(msg), stamp_ns(msg.header))
+            self._pipeline.cameras.update_model(camera_info_to_model(msg), stamp_ns_of(msg))
         except InputError as err:
             self._stats.count("rejected_camera_info")
             self.get_logger().warn(f"CameraInfo ignored: {err}", throttle_duration_sec=THROTTLE_S)
 
     def _on_image(self, msg: Image) -> None:
         self._stats.count("frames_in")
-        now_ns = stamp_ns(msg.header)
+        now_ns = stamp_ns_of(msg)
         if self._last_stamp_ns is not None and now_ns < self._last_stamp_ns:
             self._stats.count("time_jumps_back")
             self.get_logger().info("image time jumped backwards (bag loop?): tracks reset")
@@ -359,18 +331,20 @@ class LocoNode(LifecycleNode):
         msg, config = frame.msg, self._config
         # Intrinsics are looked up here, not on arrival, so a CameraInfo that came just after
         # its image still applies.
-        camera = self._intrinsics.lookup_camera(msg.width, msg.height, frame.stamp_ns)
+        camera = self._pipeline.camera_for(msg.width, msg.height, frame.stamp_ns)
         t0 = time.perf_counter()
         rgb = image_to_rgb(msg.height, msg.width, msg.encoding, msg.step,
                            bool(msg.is_bigendian), bytes(msg.data), config.max_image_pixels)
         self._stats.record_latency("decode_image", time.perf_counter() - t0)
-        result = self._estimator.estimate(rgb, camera.K, lens=camera.lens)
+        result = self._pipeline.process(rgb, frame.stamp_ns, msg.header.frame_id, camera=camera)
         if result.peaks_dropped:  # a full GPU peak buffer dropped some (WARN in diagnostics)
             self._stats.count("peaks_dropped", result.peaks_dropped)
-        t_ground = time.perf_counter()
-        people = self._on_ground(result.people, msg.header)
-        self._stats.record_latency("ground_plane", time.perf_counter() - t_ground)
-        people = self._tracker.update(people, frame.stamp_ns * 1e-9)
+        if result.ground_error is not None:  # people keep the network's depth
+            self._stats.count("ground_plane_unavailable")
+            self.get_logger().warn(
+                f"ground plane unavailable, depth from the image only: {result.ground_error}",
+                throttle_duration_sec=THROTTLE_S)
+        people = result.people
         # Counted before publishing: whoever receives this output sees it in /diagnostics.
         self._stats.count("frames_out")
         self._stats.count("people_out", len(people))
@@ -382,25 +356,12 @@ class LocoNode(LifecycleNode):
         if config.debug_image and self._debug_pub.get_subscription_count() > 0:
             self._debug_pub.publish(self._debug_image(rgb, people, msg.header))
         for stage, seconds in result.timings_s.items():
-            self._stats.record_latency(stage, seconds)
+            if stage != "total":
+                self._stats.record_latency(stage, seconds)
         self._stats.record_latency("publish", time.perf_counter() - t1)
         self._stats.record_latency("in_node", time.monotonic() - frame.received_s)
         now_ns = self.get_clock().now().nanoseconds
         self._stats.record_latency("end_to_end", (now_ns - frame.stamp_ns) * 1e-9)
-
-    def _on_ground(self, people, header: Header):
-        """People slid along their rays onto the ground plane, when the plane is known; when
-        TF cannot give it they keep the network's depth (counted, logged)."""
-        try:
-            plane = self._ground.plane_for(header)
-        except InputError as err:
-            self._stats.count("ground_plane_unavailable")
-            self.get_logger().warn(f"ground plane unavailable, depth from the image only: {err}",
-                                   throttle_duration_sec=THROTTLE_S)
-            return people
-        if plane is None:
-            return people
-        return snap_with_config(people, plane, self._config.ground_plane)
 
     @staticmethod
     def _debug_image(rgb: np.ndarray, people, header: Header) -> Image:
@@ -414,8 +375,8 @@ class LocoNode(LifecycleNode):
             "lifecycle_state": "active" if self._running.is_set() else "inactive",
             "backend": self._estimator.describe() if self._estimator else "none",
             "camera_info_ok": bool(
-                self._intrinsics and (self._intrinsics.has_camera_info
-                                      or self._config.has_fallback_intrinsics)),
+                self._pipeline and (self._pipeline.cameras.has_camera_info
+                                    or self._config.has_fallback_intrinsics)),
             "camera_info_mode": self._config.camera_info_mode,
             "ground_plane": self._config.ground_plane.mode,
         }

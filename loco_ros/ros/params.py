@@ -9,6 +9,7 @@ from rclpy.node import Node
 
 from loco_ros.config import from_dict, to_dict
 from loco_ros.errors import ConfigError
+from loco_ros.node_config import flatten, unflatten
 
 T = TypeVar("T")
 ROS_OWN_PARAMETERS = frozenset({"use_sim_time", "start_type_description_service"})
@@ -16,19 +17,7 @@ ROS_OWN_PARAMETERS = frozenset({"use_sim_time", "start_type_description_service"
 
 def flat_defaults(cls: type, prefix: str = "") -> dict[str, Any]:
     """Dotted parameter name -> default value of every field of the dataclass ``cls``."""
-    flat: dict[str, Any] = {}
-    for name, value in to_dict(cls()).items():
-        flat.update(_flatten(value, f"{prefix}{name}"))
-    return flat
-
-
-def _flatten(value: Any, name: str) -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, inner in value.items():
-            out.update(_flatten(inner, f"{name}.{key}"))
-        return out
-    return {name: value}
+    return flatten(to_dict(cls()), prefix)
 
 
 def declare_config_parameters(node: Node, cls: type, describe=None) -> list[str]:
@@ -83,13 +72,7 @@ def read_config(node: Node, cls: type[T]) -> T:
     unknown = unknown_parameters(node, cls)
     if unknown:
         raise ConfigError(f"unknown parameter(s) {unknown}")
-    nested: dict[str, Any] = {}
-    for name in flat_defaults(cls):
-        *path, leaf = name.split(".")
-        section = nested
-        for part in path:
-            section = section.setdefault(part, {})
-        section[leaf] = node.get_parameter(name).value
-    return from_dict(cls, nested)
+    values = {name: node.get_parameter(name).value for name in flat_defaults(cls)}
+    return from_dict(cls, unflatten(values))
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from loco_ros.ground_plane import GroundPlane, tilt_rotation
+from loco_ros.lifting import project_to_image
 
 if TYPE_CHECKING:  # only for the annotation: scene.py imports this module
     from loco_ros.synthetic.scene import SceneConfig
@@ -66,11 +67,7 @@ class Camera:
 
     def project(self, x_c: np.ndarray) -> np.ndarray:
         """Pixels (..., 2) of camera-frame points (..., 3); no check of z > 0."""
-        x_c = np.asarray(x_c, np.float64)
-        z = x_c[..., 2]
-        u = self.K[0, 0] * x_c[..., 0] / z + self.K[0, 2]
-        v = self.K[1, 1] * x_c[..., 1] / z + self.K[1, 2]
-        return np.stack([u, v], axis=-1)
+        return project_to_image(np.asarray(x_c, np.float64), self.K)
 
     def in_image(self, x_c: np.ndarray, min_z: float = 0.1) -> np.ndarray:
         """True where a camera-frame point is in front (z > min_z) and inside the image."""

@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     val = None
     if info.is_main and args.val_scenes > 0:
-        from loco_ros.evaluation.pipeline import people_in_image, run_pipeline
+        from loco_ros.evaluation.pipeline import evaluation_pipeline, people_in_image, run_frame
         from loco_ros.metrics import jta_metric
         from loco_ros.training.data import gt_people
 
@@ -273,13 +273,14 @@ def main(argv: list[str] | None = None) -> dict:
     def validate(step: int) -> float:
         scenes, images = val
         model.eval()
-        net = ImageToVolume(model, vha).eval()
+        net = ImageToVolume(getattr(model, "module", model), vha).eval()  # DDP: its module
+        frame_pipeline = evaluation_pipeline(net, config)
         frames, grounded, code_err = [], [], []
         with torch.no_grad():
             for scene, image in zip(scenes, images, strict=True):
-                out = run_pipeline(net, config, image, scene.K, None, scene.camera.ground_plane)
+                out = run_frame(frame_pipeline, image, scene.K, scene.camera.ground_plane)
                 gt = gt_people(scene)
-                for people, store in ((out.people, frames), (out.grounded, grounded)):
+                for people, store in ((out.detected, frames), (out.grounded, grounded)):
                     pred = people_in_image(people, scene.image_size, scene.K)
                     store.append((gt, pred, out.solitary))
                 hm = render_volumetric_heatmap(scene.joints_xyz_m, scene.K, grid)
