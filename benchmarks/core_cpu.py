@@ -15,12 +15,12 @@ import time
 import numpy as np
 import torch
 
-from loco_ros.association import associate_people
-from loco_ros.codec import render_volumetric_heatmap
 from loco_ros.config import AssociationConfig, DecodeConfig, GridConfig
-from loco_ros.lifting import peaks_to_candidates
-from loco_ros.peaks import find_peaks
-from loco_ros.refiner import PoseRefiner, refine_people
+from loco_ros.decoding.association import associate_people
+from loco_ros.decoding.codec import render_volumetric_heatmap
+from loco_ros.decoding.lifting import peaks_to_candidates
+from loco_ros.decoding.peaks import find_peaks
+from loco_ros.decoding.refiner import PoseRefiner, refine_people
 from loco_ros.synthetic.scene import SceneConfig, sample_scene
 
 GRIDS = {

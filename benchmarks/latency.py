@@ -37,19 +37,19 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from loco_ros.association import associate_people  # noqa: E402
 from loco_ros.backends.base import VolumeBackend  # noqa: E402
 from loco_ros.backends.selection import select_backend  # noqa: E402
-from loco_ros.codec import render_volumetric_heatmap  # noqa: E402
 from loco_ros.config import GridConfig, ModelConfig, load_yaml  # noqa: E402
-from loco_ros.estimator import letterbox_image, load_model  # noqa: E402
-from loco_ros.lifting import peaks_to_candidates, scale_intrinsics  # noqa: E402
-from loco_ros.network import ImageToVolume  # noqa: E402
-from loco_ros.predictor import CodePredictor  # noqa: E402
-from loco_ros.refiner import PoseRefiner, refine_people  # noqa: E402
+from loco_ros.decoding.association import associate_people  # noqa: E402
+from loco_ros.decoding.codec import render_volumetric_heatmap  # noqa: E402
+from loco_ros.decoding.lifting import peaks_to_candidates, scale_intrinsics  # noqa: E402
+from loco_ros.decoding.refiner import PoseRefiner, refine_people  # noqa: E402
+from loco_ros.model.network import ImageToVolume  # noqa: E402
+from loco_ros.model.predictor import CodePredictor  # noqa: E402
+from loco_ros.model.vha import VolumetricHeatmapAutoencoder  # noqa: E402
+from loco_ros.runtime.estimator import letterbox_image, load_model  # noqa: E402
 from loco_ros.synthetic.scene import SceneConfig, sample_scene  # noqa: E402
 from loco_ros.types import People  # noqa: E402
-from loco_ros.vha import VolumetricHeatmapAutoencoder  # noqa: E402
 
 STAGES = ("preprocess", "network", "peaks", "lifting", "association", "refiner", "message")
 PAPER_GRID = GridConfig(1920, 1080, depth_bins=316, depth_max_m=100.0, focal_px=1158.0)

@@ -1,4 +1,4 @@
-"""Per-frame cost of :class:`loco_ros.tracking.PersonTracker` (CPU, milliseconds).
+"""Per-frame cost of :class:`loco_ros.runtime.tracking.PersonTracker` (CPU, milliseconds).
 
 Synthetic scenes: N people walking in straight lines at 0.8-1.8 m/s over a 16 m x 16 m
 area, 30 fps, i.i.d. joint noise of 5 cm and 10% of the joints missing. Prints p50/p95 of
@@ -19,11 +19,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loco_ros.metrics import format_markdown_table  # noqa: E402
+from loco_ros.runtime.tracking import PersonTracker, TrackingConfig  # noqa: E402
 from loco_ros.skeleton import (
     NUM_JOINTS,  # noqa: E402
     STANDING_POSE_M,  # noqa: E402
 )
-from loco_ros.tracking import PersonTracker, TrackingConfig  # noqa: E402
 from loco_ros.types import People  # noqa: E402
 
 FPS = 30.0

@@ -97,8 +97,8 @@ def export(model_dir: str | None = None, cache_dir: str | None = None,
 
     from loco_ros.backends.selection import default_cache_dir
     from loco_ros.backends.tensorrt_engine import tensorrt_unavailable_reason
-    from loco_ros.estimator import default_model_dir, load_model
     from loco_ros.export.onnx_export import cached_onnx
+    from loco_ros.runtime.estimator import default_model_dir, load_model
 
     config, network, _ = load_model(Path(model_dir) if model_dir else default_model_dir())
     cache = Path(cache_dir) if cache_dir else default_cache_dir()

@@ -17,7 +17,7 @@ import yaml
 
 from loco_ros.errors import ConfigError
 
-BACKBONES = ("compact", "inception_v3", "efficientnet_lite0")  # loco_ros.backbones
+BACKBONES = ("compact", "inception_v3", "efficientnet_lite0")  # loco_ros.model.backbones
 
 T = TypeVar("T")
 

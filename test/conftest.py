@@ -120,16 +120,16 @@ def random_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
 
     from loco_ros.config import DecodeConfig, ModelConfig, PredictorConfig, save_yaml
-    from loco_ros.estimator import (
+    from loco_ros.decoding.refiner import PoseRefiner
+    from loco_ros.model.predictor import CodePredictor
+    from loco_ros.model.vha import VolumetricHeatmapAutoencoder
+    from loco_ros.model.weights import save_weights
+    from loco_ros.runtime.estimator import (
         MODEL_CONFIG,
         PREDICTOR_WEIGHTS,
         REFINER_WEIGHTS,
         VHA_WEIGHTS,
     )
-    from loco_ros.predictor import CodePredictor
-    from loco_ros.refiner import PoseRefiner
-    from loco_ros.vha import VolumetricHeatmapAutoencoder
-    from loco_ros.weights import save_weights
 
     torch.manual_seed(0)
     # The untrained network's volume peaks near 0.07: a lower threshold makes it "see" ~20

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loco_ros.association import (
+from loco_ros.config import AssociationConfig
+from loco_ros.decoding.association import (
     assign_candidates,
     associate_people,
     unassigned_candidates,
 )
-from loco_ros.config import AssociationConfig
 from loco_ros.errors import InputError
 from loco_ros.skeleton import JOINT_INDEX, NUM_JOINTS, STANDING_POSE_M
 from loco_ros.types import Candidates
@@ -211,7 +211,7 @@ def _naive_greedy(dist: np.ndarray, limit: float) -> np.ndarray:
 
 
 def test_vectorised_greedy_equals_the_sequential_loop():
-    from loco_ros.association import _greedy_type
+    from loco_ros.decoding.association import _greedy_type
 
     rng = np.random.default_rng(7)
     for _ in range(300):

@@ -30,13 +30,13 @@ from loco_ros.backends.tensorrt_engine import (
 )
 from loco_ros.backends.torch_backend import TorchBackend
 from loco_ros.config import DecodeConfig, ModelConfig, PredictorConfig
+from loco_ros.decoding.peaks import find_peaks, neighbour_max_dense
 from loco_ros.errors import ConfigError, InputError, WeightsError
 from loco_ros.export.onnx_export import cached_onnx
-from loco_ros.network import ImageToVolume
-from loco_ros.peaks import find_peaks, neighbour_max_dense
-from loco_ros.predictor import CodePredictor
+from loco_ros.model.network import ImageToVolume
+from loco_ros.model.predictor import CodePredictor
+from loco_ros.model.vha import VolumetricHeatmapAutoencoder
 from loco_ros.types import Peaks
-from loco_ros.vha import VolumetricHeatmapAutoencoder
 
 CONFIG = ModelConfig(predictor=PredictorConfig(head_channels=(64, 32, 32)))  # demo grid
 INPUT_SHAPE = (1, 3, 288, 512)
@@ -349,7 +349,7 @@ def test_unparsable_onnx_raises_weights_error(tmp_path) -> None:
 
 def rendered_volume(people: int) -> np.ndarray:
     """Ground-truth heatmap (K, D, H, W) of random joints at CONFIG's grid (no near-ties)."""
-    from loco_ros.codec import render_volumetric_heatmap
+    from loco_ros.decoding.codec import render_volumetric_heatmap
 
     rng = np.random.default_rng(people)
     joints = np.stack([rng.uniform(-4, 4, (people, 14)), rng.uniform(-1.5, 1.5, (people, 14)),
@@ -363,7 +363,7 @@ def test_peak_overflow_is_counted_and_reaches_the_estimate(network, random_model
     keeps it in last_peak_overflow and LocoEstimator passes it on as Estimate.peaks_dropped
     (the node counts it in /diagnostics as peaks_dropped)."""
     from loco_ros.backends.cuda_peaks import peaks_from_buffers
-    from loco_ros.estimator import LocoEstimator
+    from loco_ros.runtime.estimator import LocoEstimator
 
     capacity, found = 3, 5
     index = np.array([[0, 1, 2, 3], [0, 1, 2, 1], [1, 0, 0, 0]], np.int32)

@@ -287,7 +287,7 @@ def test_play_of_missing_bag_exits_2(ros_env, tmp_path) -> None:
 @pytest.fixture(scope="module")
 def estimator(random_model_dir):
     """The real pipeline with the untrained test model (it finds ~20 people per image)."""
-    from loco_ros.estimator import LocoEstimator
+    from loco_ros.runtime.estimator import LocoEstimator
 
     estimator = LocoEstimator.from_dir(random_model_dir, device="cpu")
     estimator.open()
@@ -323,8 +323,8 @@ def write_offline_bag(path: Path) -> None:
 
 def test_offline_processing_counts_bad_frames_and_copies_ground_truth(tmp_path,
                                                                      estimator) -> None:
-    from loco_ros.frame_pipeline import FramePipeline, PipelineConfig
-    from loco_ros.tracking import PersonTracker, TrackingConfig
+    from loco_ros.runtime.frame_pipeline import FramePipeline, PipelineConfig
+    from loco_ros.runtime.tracking import PersonTracker, TrackingConfig
 
     write_offline_bag(tmp_path / "in")
     options = OfflineOptions(copy_topics=(GT_TOPIC,), progress=False)
@@ -356,7 +356,7 @@ def test_offline_processing_counts_bad_frames_and_copies_ground_truth(tmp_path,
 
 def test_offline_output_must_not_exist(tmp_path, bags, estimator) -> None:
     from loco_ros.bags.reading import BagError
-    from loco_ros.frame_pipeline import FramePipeline
+    from loco_ros.runtime.frame_pipeline import FramePipeline
 
     (tmp_path / "out").mkdir()
     with pytest.raises(BagError, match="exists"):

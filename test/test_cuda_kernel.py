@@ -1,4 +1,5 @@
-"""The CUDA peak kernel (loco_ros/kernels/peaks.cu) against the CPU reference (loco_ros.peaks).
+"""The CUDA peak kernel (loco_ros/kernels/peaks.cu) against the CPU reference
+(loco_ros.decoding.peaks).
 
 Without a GPU: the kernel compiles to PTX with nvcc (syntax and type errors fail here), and
 the very same source, compiled for the CPU by g++ with stand-ins for the CUDA built-ins, runs
@@ -22,9 +23,9 @@ from loco_ros.backends.cuda_peaks import (
     PeakResult,
     peaks_from_buffers,
 )
-from loco_ros.codec import render_volumetric_heatmap
 from loco_ros.config import DecodeConfig, GridConfig
-from loco_ros.peaks import find_peaks
+from loco_ros.decoding.codec import render_volumetric_heatmap
+from loco_ros.decoding.peaks import find_peaks
 from loco_ros.skeleton import NUM_JOINTS
 from loco_ros.types import Peaks
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from loco_ros.decoding.lifting import project_to_image
 from loco_ros.evaluation.error_budget import with_oracle_depth
-from loco_ros.lifting import project_to_image
 from loco_ros.metrics import match_people_in_image
 from loco_ros.skeleton import NUM_JOINTS
 from loco_ros.types import People

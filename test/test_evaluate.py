@@ -11,12 +11,12 @@ import torch
 
 from loco_ros import cli
 from loco_ros.config import GridConfig, ModelConfig, PredictorConfig, save_yaml
-from loco_ros.estimator import load_model
+from loco_ros.decoding.refiner import PoseRefiner
 from loco_ros.evaluation.evaluate import evaluate, synthetic_frames
-from loco_ros.predictor import CodePredictor
-from loco_ros.refiner import PoseRefiner
-from loco_ros.vha import VolumetricHeatmapAutoencoder
-from loco_ros.weights import save_weights
+from loco_ros.model.predictor import CodePredictor
+from loco_ros.model.vha import VolumetricHeatmapAutoencoder
+from loco_ros.model.weights import save_weights
+from loco_ros.runtime.estimator import load_model
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "weights" / "demo"
@@ -142,8 +142,8 @@ def test_demo_pipeline_finds_people_on_held_out_images() -> None:
 def test_depth_ceiling_keeps_pixels_and_scales_distance_by_stature() -> None:
     """The stature-only depth of the ceiling tool: same pixels, distance x assumed / true
     height; a person of exactly the assumed height stays where it is."""
+    from loco_ros.decoding.lifting import project_to_image
     from loco_ros.evaluation.depth_ceiling import held_out_people, stature_depth_frames
-    from loco_ros.lifting import project_to_image
 
     config, _, _ = load_model(DEMO)
     held_out = held_out_people(config, 4, 777, progress=False)

@@ -7,14 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from loco_ros.codec import (
+from loco_ros.config import GridConfig
+from loco_ros.decoding.codec import (
     encode_joints_to_voxels,
     patch_half_width,
     render_volumetric_heatmap,
 )
-from loco_ros.config import GridConfig
-from loco_ros.errors import InputError
-from loco_ros.grid import (
+from loco_ros.decoding.grid import (
     depth_to_voxel,
     heatmap_shape,
     pixel_to_voxel,
@@ -22,6 +21,7 @@ from loco_ros.grid import (
     voxel_to_depth,
     voxel_to_pixel,
 )
+from loco_ros.errors import InputError
 from loco_ros.skeleton import NUM_JOINTS
 
 DEMO = GridConfig()  # 512x288, D = 64 over 0..32 m, sigma 2, focal 400

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from loco_ros.errors import ConfigError
-from loco_ros.ground_plane import (
+from loco_ros.decoding.ground_plane import (
     ANKLES,
     GroundPlaneConfig,
     ground_plane_from_angles,
@@ -19,6 +18,7 @@ from loco_ros.ground_plane import (
     snap_people_to_ground,
     snap_with_config,
 )
+from loco_ros.errors import ConfigError
 from loco_ros.synthetic.scene import SceneConfig, sample_scene
 from loco_ros.types import People
 
@@ -137,7 +137,7 @@ def test_config_is_validated() -> None:
 
 
 def test_angles_of_a_plane_give_it_back() -> None:
-    from loco_ros.ground_plane import angles_of_plane
+    from loco_ros.decoding.ground_plane import angles_of_plane
 
     for pitch_deg, roll_deg in ((0.0, 0.0), (12.0, -3.0), (-8.0, 25.0), (60.0, 1.0)):
         plane = ground_plane_from_angles(1.7, math.radians(pitch_deg), math.radians(roll_deg))

@@ -12,7 +12,7 @@ from conftest import REPO_ROOT
 
 from loco_ros.config import from_dict, to_dict
 from loco_ros.errors import ConfigError
-from loco_ros.node_config import NodeConfig, flatten, unflatten
+from loco_ros.runtime.node_config import NodeConfig, flatten, unflatten
 
 LAUNCH_FILE = REPO_ROOT / "launch" / "loco.launch.py"
 PARAMS_FILE = REPO_ROOT / "config" / "loco.yaml"
@@ -183,7 +183,7 @@ def test_rviz_config_follows_the_namespace(launch_module) -> None:
 def test_params_file_loads_onto_node_config(tmp_path) -> None:
     """loco_bag process reads the node's parameters file: the shipped one gives the defaults;
     a node-named section wins over /**, dotted keys work, unknown keys are named."""
-    from loco_ros.node_config import load_params_file
+    from loco_ros.runtime.node_config import load_params_file
 
     assert load_params_file(PARAMS_FILE) == NodeConfig()
     path = tmp_path / "params.yaml"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from loco_ros.backends.base import BackendError
-from loco_ros.estimator import LocoEstimator
+from loco_ros.runtime.estimator import LocoEstimator
 
 K = np.array([[400.0, 0.0, 256.0], [0.0, 400.0, 144.0], [0.0, 0.0, 1.0]])
 

@@ -7,10 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from loco_ros.codec import encode_joints_to_voxels, render_volumetric_heatmap
 from loco_ros.config import DecodeConfig, GridConfig
-from loco_ros.errors import InputError
-from loco_ros.lifting import (
+from loco_ros.decoding.codec import encode_joints_to_voxels, render_volumetric_heatmap
+from loco_ros.decoding.lifting import (
     check_intrinsics,
     decode_voxels_to_joints,
     letterbox_geometry,
@@ -22,7 +21,8 @@ from loco_ros.lifting import (
     scale_intrinsics,
     source_to_network_px,
 )
-from loco_ros.peaks import find_peaks
+from loco_ros.decoding.peaks import find_peaks
+from loco_ros.errors import InputError
 from loco_ros.types import Peaks
 
 K_JTA = np.array([[1158.0, 0.0, 960.0], [0.0, 1158.0, 540.0], [0.0, 0.0, 1.0]])

@@ -12,21 +12,21 @@ import numpy as np
 import pytest
 import torch
 
-from loco_ros.backbones import CompactBackbone, InceptionV3Trunk, build_backbone
 from loco_ros.config import GridConfig, ModelConfig, PredictorConfig, VHAConfig
-from loco_ros.errors import ConfigError, InputError, WeightsError
-from loco_ros.predictor import CodePredictor
-from loco_ros.refiner import (
+from loco_ros.decoding.refiner import (
     FILLED_CONFIDENCE_FACTOR,
     PoseRefiner,
     denormalise_pose,
     normalise_pose,
     refine_people,
 )
+from loco_ros.errors import ConfigError, InputError, WeightsError
+from loco_ros.model.backbones import CompactBackbone, InceptionV3Trunk, build_backbone
+from loco_ros.model.predictor import CodePredictor
+from loco_ros.model.vha import VolumetricHeatmapAutoencoder, code_shape, total_stride
+from loco_ros.model.weights import load_weights, read_weights, save_weights
 from loco_ros.skeleton import MAX_HEAD_DISTANCE_M, NUM_JOINTS
 from loco_ros.types import People
-from loco_ros.vha import VolumetricHeatmapAutoencoder, code_shape, total_stride
-from loco_ros.weights import load_weights, read_weights, save_weights
 
 DEMO = GridConfig()
 PAPER = GridConfig(image_width=1920, image_height=1080, depth_bins=316, depth_max_m=100.0)

@@ -389,7 +389,7 @@ def test_people_move_with_the_intrinsics(harness, start_process, demo_model_with
     """Same image, focal x2: every joint twice as far along its new ray; cx shift: sideways."""
     from node_harness import joints_of
 
-    from loco_ros.lifting import lift_to_camera
+    from loco_ros.decoding.lifting import lift_to_camera
 
     process = _start(start_process, demo_model_without_refiner, "tracking.enabled:=false")
     harness.wait_for_node(process)
@@ -444,7 +444,7 @@ def demo_model_without_refiner(tmp_path):
     import dataclasses
 
     from loco_ros.config import ModelConfig, load_yaml, save_yaml
-    from loco_ros.estimator import MODEL_CONFIG, default_model_dir
+    from loco_ros.runtime.estimator import MODEL_CONFIG, default_model_dir
 
     source = default_model_dir()
     config = load_yaml(ModelConfig, source / MODEL_CONFIG)
@@ -463,8 +463,8 @@ def test_fixed_ground_plane_puts_people_on_the_ground(harness, start_process,
     rays of its detected pixels."""
     from node_harness import joints_of
 
-    from loco_ros.ground_plane import ANKLES, ground_plane_from_angles
-    from loco_ros.lifting import project_to_image
+    from loco_ros.decoding.ground_plane import ANKLES, ground_plane_from_angles
+    from loco_ros.decoding.lifting import project_to_image
     from loco_ros.synthetic.render import render_scene
     from loco_ros.synthetic.scene import SceneConfig, sample_scene
 
@@ -516,7 +516,7 @@ def test_tf_ground_plane_follows_the_transform(harness, start_process,
     from node_harness import joints_of
     from scipy.spatial.transform import Rotation
 
-    from loco_ros.ground_plane import ANKLES, ground_plane_from_transform
+    from loco_ros.decoding.ground_plane import ANKLES, ground_plane_from_transform
 
     broadcaster = tf2_ros.StaticTransformBroadcaster(harness.node)
     pitch = np.radians(12.0)

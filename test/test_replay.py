@@ -15,7 +15,7 @@ from loco_ros.bags.messages import pose_array_to_people
 from loco_ros.bags.reading import open_bag
 from loco_ros.bags.transforms import ground_plane_from_bag
 from loco_ros.bags.typestore import loco_typestore
-from loco_ros.ground_plane import angles_of_plane
+from loco_ros.decoding.ground_plane import angles_of_plane
 from loco_ros.stamps import stamp_ns_of
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]

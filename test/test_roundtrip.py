@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loco_ros.association import associate_people, unassigned_candidates
-from loco_ros.codec import encode_joints_to_voxels, render_volumetric_heatmap
 from loco_ros.config import AssociationConfig, DecodeConfig, GridConfig
-from loco_ros.lifting import peaks_to_candidates
+from loco_ros.decoding.association import associate_people, unassigned_candidates
+from loco_ros.decoding.codec import encode_joints_to_voxels, render_volumetric_heatmap
+from loco_ros.decoding.lifting import peaks_to_candidates
+from loco_ros.decoding.peaks import find_peaks
 from loco_ros.metrics import jta_frame_counts, jta_scores, match_people_hungarian
-from loco_ros.peaks import find_peaks
 from loco_ros.synthetic.scene import SceneConfig, sample_scene
 
 PAPER_GRID = GridConfig(1920, 1080, depth_bins=316, depth_min_m=0.0, depth_max_m=100.0,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from loco_ros.runtime_stats import RuntimeStats
+from loco_ros.runtime.stats import RuntimeStats
 
 
 class FakeClock:

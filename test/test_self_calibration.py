@@ -17,9 +17,9 @@ from loco_ros.calibration import (
     save_estimate,
 )
 from loco_ros.calibration.model import log_scale_and_lean
+from loco_ros.decoding.ground_plane import GroundPlaneConfig, snap_with_config
 from loco_ros.errors import ConfigError
 from loco_ros.evaluation.self_calibration_eval import noisy_people
-from loco_ros.ground_plane import GroundPlaneConfig, snap_with_config
 from loco_ros.synthetic.camera import make_camera
 from loco_ros.synthetic.pedestrians import PedestrianStream, StreamConfig
 from loco_ros.synthetic.scene import SceneConfig

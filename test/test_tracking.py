@@ -7,9 +7,9 @@ import pytest
 
 from loco_ros.config import from_dict
 from loco_ros.errors import ConfigError, InputError
+from loco_ros.metrics.tracking import MotAccumulator, MotCounts, evaluate_tracking, mot_table
+from loco_ros.runtime.tracking import OneEuroFilter, PersonTracker, TrackingConfig
 from loco_ros.skeleton import NUM_JOINTS, STANDING_POSE_M
-from loco_ros.tracking import OneEuroFilter, PersonTracker, TrackingConfig
-from loco_ros.tracking_eval import MotAccumulator, MotCounts, evaluate_tracking, mot_table
 from loco_ros.types import People
 
 FPS = 30.0

@@ -13,11 +13,11 @@ import torch
 import torch.multiprocessing as mp
 
 from loco_ros.config import GridConfig, ModelConfig, PredictorConfig, save_yaml
-from loco_ros.predictor import CodePredictor
-from loco_ros.refiner import PoseRefiner
+from loco_ros.decoding.refiner import PoseRefiner
+from loco_ros.model.predictor import CodePredictor
+from loco_ros.model.vha import VolumetricHeatmapAutoencoder
+from loco_ros.model.weights import load_weights, read_weights
 from loco_ros.training import common, train_predictor, train_refiner, train_vha
-from loco_ros.vha import VolumetricHeatmapAutoencoder
-from loco_ros.weights import load_weights, read_weights
 
 # 128x64 input, 8x16 heatmap cells, 16 depth bins: a VHA step takes milliseconds.
 TINY = ModelConfig(

@@ -78,7 +78,7 @@ class VolumeBackend(abc.ABC):
     @abc.abstractmethod
     def find_peaks(self, volume: Any, decode: DecodeConfig) -> Peaks:
         """Peaks of a volume this backend returned, per ``decode`` (threshold, neighbourhood,
-        sub-voxel); same result as ``loco_ros.peaks.find_peaks`` on the host copy."""
+        sub-voxel); same result as ``loco_ros.decoding.peaks.find_peaks`` on the host copy."""
 
     def close(self) -> None:  # noqa: B027 (optional hook: CPU backends hold nothing)
         """Release the backend's resources (GPU memory); the backend is unusable afterwards."""

@@ -8,7 +8,8 @@ Two launchers of the same kernel source:
   cached by CuPy), volume given as a CUDA tensor, launched on torch's current stream.
 
 Both zero a counter, launch one thread per voxel (grid-stride loop), copy the counter back and
-then only the rows that were written. The result equals ``loco_ros.peaks.find_peaks`` on the
+then only the rows that were written. The result equals
+``loco_ros.decoding.peaks.find_peaks`` on the
 host copy (same set and order, offsets within float32 rounding); when more than ``capacity``
 peaks exist the extra ones are counted, not returned (``PeakResult.dropped``). pycuda and
 cupy are imported only when a finder is built.

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from loco_ros import peaks as cpu_peaks
 from loco_ros.backends.base import BackendError, BackendUnavailable, VolumeBackend, squeeze_batch
 from loco_ros.config import DecodeConfig, ModelConfig
+from loco_ros.decoding import peaks as cpu_peaks
 from loco_ros.errors import ConfigError, InputError, WeightsError
 from loco_ros.export.onnx_export import INPUT_NAME, OUTPUT_NAME, check_onnx_metadata
 from loco_ros.types import Peaks

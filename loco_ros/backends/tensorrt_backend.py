@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from loco_ros import peaks as cpu_peaks
 from loco_ros.backends.base import BackendError, VolumeBackend, squeeze_batch
 from loco_ros.backends.cuda_peaks import DEFAULT_CAPACITY, PyCudaPeakFinder
 from loco_ros.backends.tensorrt_engine import (
@@ -33,6 +32,7 @@ from loco_ros.backends.tensorrt_engine import (
     load_engine,
 )
 from loco_ros.config import DecodeConfig
+from loco_ros.decoding import peaks as cpu_peaks
 from loco_ros.errors import InputError
 from loco_ros.types import Peaks
 

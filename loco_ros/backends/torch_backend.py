@@ -3,7 +3,8 @@
 On the CPU the volume is a numpy array and peaks use the sparse numpy path. On CUDA the
 volume stays a CUDA tensor; peaks run on the GPU with the CUDA kernel through CuPy when CuPy
 is installed (``peak_method="kernel"``), else with the torch dense path
-(``loco_ros.peaks.find_peaks_dense``); either way only the compact peak list is copied back.
+(``loco_ros.decoding.peaks.find_peaks_dense``); either way only the compact peak list is
+copied back.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from loco_ros import peaks as cpu_peaks
 from loco_ros.backends.base import BackendUnavailable, VolumeBackend, squeeze_batch
 from loco_ros.config import DecodeConfig
+from loco_ros.decoding import peaks as cpu_peaks
 from loco_ros.errors import ConfigError, InputError
 from loco_ros.types import Peaks
 

@@ -1,8 +1,9 @@
 """Run the pose pipeline over a bag without DDS: images + CameraInfo in, a Pose3DArray bag out.
 
 Messages are read in bag-time order. At equal bag times CameraInfo goes first, then each image
-goes through the node's own frame pipeline (loco_ros.frame_pipeline.FramePipeline: the camera
-by the node's rule, with its lens, the estimator, the ground plane, tracking). The output bag holds
+goes through the node's own frame pipeline (loco_ros.runtime.frame_pipeline.FramePipeline: the
+camera by the node's rule, with its lens, the estimator, the ground plane, tracking). The output
+bag holds
 loco_ros/msg/Pose3DArray on ``output_topic`` (header = the image's, bag time = the image's)
 plus unchanged copies of ``copy_topics`` (e.g. the ground truth /people/poses3d_gt), so that an
 evaluation reads one bag. Bad frames (InputError, undecodable messages) are counted by reason
@@ -24,10 +25,10 @@ from tqdm import tqdm
 from loco_ros.bags.messages import pose_array_msg
 from loco_ros.bags.reading import BagError, create_bag, open_bag, read_messages, select_connections
 from loco_ros.bags.typestore import CAMERA_INFO, IMAGE, POSE3D_ARRAY, loco_typestore
-from loco_ros.camera_model import camera_info_to_model
+from loco_ros.camera.image_input import image_to_rgb
+from loco_ros.camera.lens import camera_info_to_model
 from loco_ros.errors import InputError
-from loco_ros.frame_pipeline import FramePipeline
-from loco_ros.image_input import image_to_rgb
+from loco_ros.runtime.frame_pipeline import FramePipeline
 from loco_ros.stamps import stamp_ns_of
 
 Message = tuple[Connection, int, bytes]

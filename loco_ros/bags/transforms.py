@@ -17,12 +17,12 @@ from scipy.spatial.transform import Rotation
 from loco_ros.bags.messages import header_msg
 from loco_ros.bags.reading import open_bag, read_messages
 from loco_ros.bags.typestore import loco_typestore
-from loco_ros.errors import InputError
-from loco_ros.ground_plane import (
+from loco_ros.decoding.ground_plane import (
     GroundPlane,
     ground_plane_from_transform,
     transform_to_rotation_translation,
 )
+from loco_ros.errors import InputError
 
 TF_STATIC_TOPIC = "/tf_static"
 TF_MESSAGE = "tf2_msgs/msg/TFMessage"

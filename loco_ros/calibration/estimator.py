@@ -44,7 +44,7 @@ from loco_ros.calibration.model import (
 )
 from loco_ros.calibration.observations import TrackletLinker, standing_observations
 from loco_ros.config import _require, load_yaml, save_yaml
-from loco_ros.ground_plane import GroundPlane, GroundPlaneConfig, ground_plane_from_angles
+from loco_ros.decoding.ground_plane import GroundPlane, GroundPlaneConfig, ground_plane_from_angles
 from loco_ros.types import People
 
 
@@ -165,8 +165,8 @@ class CalibrationEstimate:
         return math.isfinite(self.camera_height_m) and self.camera_height_m > 0.0
 
     def ground_plane(self) -> GroundPlane:
-        """The ground for :func:`loco_ros.ground_plane.snap_with_config` (ValueError before
-        the first fit)."""
+        """The ground for :func:`loco_ros.decoding.ground_plane.snap_with_config` (ValueError
+        before the first fit)."""
         if not self.has_value:
             raise ValueError("no calibration estimate yet")
         return ground_plane_from_angles(self.camera_height_m, math.radians(self.pitch_deg),

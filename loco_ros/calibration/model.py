@@ -1,7 +1,7 @@
 """The geometry of standing people seen by a camera above flat ground, and its robust fit.
 
 Frames: the camera optical frame (x right, y down, z forward) and the *level* frame of
-:func:`loco_ros.ground_plane.tilt_rotation` (the camera turned back to level, same origin:
+:func:`loco_ros.decoding.ground_plane.tilt_rotation` (the camera turned back to level, same origin:
 x right, y down along gravity, z forward horizontally). The camera is ``h`` above the
 ground, pitched down by ``pitch`` and rolled by ``roll``; a camera ray r becomes
 ``R(pitch, roll) @ r`` in the level frame, where the ground is y = h.

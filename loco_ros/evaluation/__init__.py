@@ -16,6 +16,6 @@ def model_dir(value: str | None) -> str:
     """``value``, or the bundled demo model's directory when it is None."""
     if value:
         return value
-    from loco_ros.estimator import default_model_dir
+    from loco_ros.runtime.estimator import default_model_dir
 
     return str(default_model_dir())

@@ -6,7 +6,7 @@ height, which it cannot see. This tool takes the held-out synthetic set, keeps e
 on its true pixel, and puts each person at the distance it would have if it were
 ``--assumed-height-m`` tall (every joint scaled along its camera ray by assumed / true height).
 Its JTA F1 is the ceiling of any method that gets depth from apparent size; the ground plane
-(loco_ros.ground_plane) is not bound by it.
+(loco_ros.decoding.ground_plane) is not bound by it.
 
     python -m loco_ros.evaluation.depth_ceiling --frames 400 --seed 777 \
         --metrics weights/demo/logs/eval_heldout/metrics.json \

@@ -27,17 +27,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from loco_ros.estimator import load_model
+from loco_ros.decoding.lifting import project_to_image
 from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.evaluation.evaluate import _finite_or_empty, synthetic_frames
 from loco_ros.evaluation.pipeline import evaluation_pipeline, people_in_image, run_frame
-from loco_ros.lifting import project_to_image
 from loco_ros.metrics import (
     JTA_THRESHOLDS_M,
     format_markdown_table,
     jta_metric,
     match_people_in_image,
 )
+from loco_ros.runtime.estimator import load_model
 from loco_ros.training.common import write_json
 from loco_ros.types import People
 

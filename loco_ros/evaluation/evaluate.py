@@ -54,13 +54,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from loco_ros.codec import encode_joints_to_voxels, render_volumetric_heatmap
 from loco_ros.config import ModelConfig
-from loco_ros.estimator import load_model
+from loco_ros.decoding.codec import encode_joints_to_voxels, render_volumetric_heatmap
+from loco_ros.decoding.ground_plane import GroundPlane, GroundPlaneConfig, ground_plane_from_config
+from loco_ros.decoding.lifting import in_image, letterbox_intrinsics
+from loco_ros.decoding.peaks import find_peaks
 from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.evaluation.pipeline import evaluation_pipeline, people_in_image, run_frame
-from loco_ros.ground_plane import GroundPlane, GroundPlaneConfig, ground_plane_from_config
-from loco_ros.lifting import in_image, letterbox_intrinsics
 from loco_ros.metrics import (
     JTA_THRESHOLDS_M,
     PCK_DISTANCE_EDGES_M,
@@ -72,10 +72,10 @@ from loco_ros.metrics import (
     pck3d,
     peak_f1,
 )
-from loco_ros.peaks import find_peaks
+from loco_ros.model.vha import VolumetricHeatmapAutoencoder, code_shape
+from loco_ros.model.weights import load_weights
+from loco_ros.runtime.estimator import load_model
 from loco_ros.skeleton import NUM_JOINTS
-from loco_ros.vha import VolumetricHeatmapAutoencoder, code_shape
-from loco_ros.weights import load_weights
 
 VARIANTS = {"plain": "LoCO", "refined": "LoCO + refiner",
             "grounded": "LoCO + refiner + ground plane"}

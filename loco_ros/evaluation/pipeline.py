@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from loco_ros.camera_model import ImageCamera
+from loco_ros.camera.lens import ImageCamera
 from loco_ros.config import ModelConfig
-from loco_ros.estimator import LocoEstimator
-from loco_ros.frame_pipeline import FramePipeline, FrameResult, PipelineConfig
-from loco_ros.ground_plane import GroundPlane, GroundPlaneConfig
-from loco_ros.lifting import in_image
-from loco_ros.network import ImageToVolume
-from loco_ros.refiner import PoseRefiner
+from loco_ros.decoding.ground_plane import GroundPlane, GroundPlaneConfig
+from loco_ros.decoding.lifting import in_image
+from loco_ros.decoding.refiner import PoseRefiner
+from loco_ros.model.network import ImageToVolume
+from loco_ros.runtime.estimator import LocoEstimator
+from loco_ros.runtime.frame_pipeline import FramePipeline, FrameResult, PipelineConfig
 from loco_ros.types import People
 
 

@@ -85,7 +85,7 @@ class Model:
 
     @classmethod
     def load(cls, model_dir: str | Path) -> Model:
-        from loco_ros.estimator import load_model
+        from loco_ros.runtime.estimator import load_model
 
         config, network, refiner = load_model(Path(model_dir))
         return cls(config, network, refiner)

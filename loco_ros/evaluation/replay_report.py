@@ -15,9 +15,9 @@ from loco_ros.bags.messages import image_msg_to_rgb, pose_array_to_people
 from loco_ros.bags.reading import open_bag
 from loco_ros.bags.typestore import loco_typestore
 from loco_ros.metrics import jta_metric
+from loco_ros.metrics.tracking import evaluate_tracking
 from loco_ros.skeleton import LIMBS
 from loco_ros.stamps import stamp_ns_of
-from loco_ros.tracking_eval import evaluate_tracking
 from loco_ros.types import People
 from loco_ros.visualization import draw_people_2d, person_colour, person_key
 

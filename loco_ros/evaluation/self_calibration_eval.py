@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from loco_ros.calibration import SelfCalibrationConfig, SelfCalibrator
-from loco_ros.ground_plane import GroundPlaneConfig, snap_with_config
+from loco_ros.decoding.ground_plane import GroundPlaneConfig, snap_with_config
 from loco_ros.metrics import JTA_THRESHOLDS_M, jta_metric
 from loco_ros.skeleton import JOINT_INDEX, NUM_JOINTS
 from loco_ros.synthetic.pedestrians import PedestrianStream, StreamConfig, StreamFrame

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from loco_ros.config import ModelConfig, load_yaml
-from loco_ros.estimator import LocoEstimator
 from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.evaluation.evaluate import synthetic_frames
+from loco_ros.runtime.estimator import LocoEstimator
 from loco_ros.training.common import write_json
 
 

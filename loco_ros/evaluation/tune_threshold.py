@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
-from loco_ros.estimator import load_model
+from loco_ros.decoding.peaks import find_peaks
 from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.evaluation.pipeline import evaluation_pipeline, people_in_image, run_frame
 from loco_ros.metrics import PeakCounts, jta_metric, peak_f1
-from loco_ros.peaks import find_peaks
+from loco_ros.runtime.estimator import load_model
 from loco_ros.synthetic.render import render_scene
 from loco_ros.training.common import sample_rng, write_json
 from loco_ros.training.data import (

@@ -30,11 +30,11 @@ from torch import nn
 from tqdm import tqdm
 
 from loco_ros.config import ModelConfig, to_dict
+from loco_ros.decoding.grid import heatmap_shape
 from loco_ros.errors import WeightsError
-from loco_ros.grid import heatmap_shape
-from loco_ros.network import ImageToVolume
-from loco_ros.predictor import CodePredictor
-from loco_ros.vha import VolumetricHeatmapAutoencoder
+from loco_ros.model.network import ImageToVolume
+from loco_ros.model.predictor import CodePredictor
+from loco_ros.model.vha import VolumetricHeatmapAutoencoder
 
 LOG = logging.getLogger(__name__)
 

@@ -2,12 +2,12 @@
 //
 // A peak is a voxel strictly greater than `threshold` and strictly greater than each of its
 // 6 (faces) or 26 (3x3x3 cube) neighbours; neighbours outside the volume are ignored (-inf)
-// and a NaN neighbour vetoes (the comparison is false), exactly like loco_ros/peaks.py.
+// and a NaN neighbour vetoes (the comparison is false), exactly like loco_ros/decoding/peaks.py.
 // Each peak takes a slot with atomicAdd on `count`; a peak whose slot is >= `capacity` is
 // counted but not written, so `*count - capacity` peaks were dropped (never a crash).
 // Slots are in no particular order: the host sorts them.
 //
-// Sub-voxel offset per axis (same as loco_ros.peaks.subvoxel_offsets), in double:
+// Sub-voxel offset per axis (same as loco_ros.decoding.peaks.subvoxel_offsets), in double:
 //   three values (f-, f0, f+) along the axis; 0 if a neighbour is outside or a value is not
 //   finite; parabola vertex of the logs if all three are > 0, else of the raw values;
 //   vertex (f- - f+) / (2 (f- - 2 f0 + f+)) only where the curvature is < 0, else 0;

@@ -12,7 +12,7 @@ K = 14 joints; 3D points in metres (camera optical frame), absent joints NaN.
   breakdown.
 - :mod:`.pose2d`: :func:`frame_counts` / :class:`Pose2dCounts`, person precision / recall
   and PCK@0.2 of the height in pixels, against a reference on real footage.
-- :mod:`.peaks`: :func:`peak_f1`, the VHA's F1 of peaks at 0/1/2 voxels (paper Table 2).
+- :mod:`.peak_f1`: :func:`peak_f1`, the VHA's F1 of peaks at 0/1/2 voxels (paper Table 2).
 - :mod:`.tables`: :func:`format_markdown_table` and ``*_table`` helpers print the results.
 
 Every public name is re-exported here: ``from loco_ros.metrics import jta_metric`` works.
@@ -34,7 +34,7 @@ from loco_ros.metrics.pck import (
     pck3d,
     person_distance_m,
 )
-from loco_ros.metrics.peaks import PeakCounts, peak_f1
+from loco_ros.metrics.peak_f1 import PeakCounts, peak_f1
 from loco_ros.metrics.pose2d import Pose2dCounts, countable, frame_counts, visible_joints
 from loco_ros.metrics.tables import (
     format_markdown_table,

@@ -192,7 +192,7 @@ def process_config(args: argparse.Namespace):
     tracking off), then the command line's camera_info_mode, fallback and --tracking."""
     from dataclasses import replace
 
-    from loco_ros.node_config import NodeConfig, load_params_file
+    from loco_ros.runtime.node_config import NodeConfig, load_params_file
 
     if args.params_file:
         config = load_params_file(args.params_file)
@@ -212,9 +212,9 @@ def process_config(args: argparse.Namespace):
 def _run_process(args: argparse.Namespace) -> int:
     from loco_ros.bags.offline import OfflineOptions, process_bag
     from loco_ros.bags.transforms import static_ground_planes
-    from loco_ros.estimator import LocoEstimator
-    from loco_ros.frame_pipeline import FramePipeline, PipelineConfig
-    from loco_ros.node_config import with_decoding
+    from loco_ros.runtime.estimator import LocoEstimator
+    from loco_ros.runtime.frame_pipeline import FramePipeline, PipelineConfig
+    from loco_ros.runtime.node_config import with_decoding
 
     config = _checked(process_config, args)
     options = OfflineOptions(

@@ -50,7 +50,7 @@ def ground_plane_parameters(bag: Path) -> list[str]:
     camera). On a ROS install the node reads TF itself (``ground_plane.mode:=tf``); the PyPI
     ROS wheels have no tf2_ros, so the demo passes the same plane as parameters."""
     from loco_ros.bags.transforms import ground_plane_from_bag
-    from loco_ros.ground_plane import angles_of_plane
+    from loco_ros.decoding.ground_plane import angles_of_plane
 
     plane = ground_plane_from_bag(bag)
     if plane is None:

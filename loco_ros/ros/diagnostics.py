@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from std_msgs.msg import Header
 
-from loco_ros.runtime_stats import RuntimeStats, StatsSnapshot
+from loco_ros.runtime.stats import RuntimeStats, StatsSnapshot
 
 # Names of RuntimeStats events the node records and the diagnostics read.
 IMAGE_EVENT = "frames_in"

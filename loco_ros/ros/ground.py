@@ -6,13 +6,13 @@ from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.time import Time
 
-from loco_ros.errors import ConfigError, InputError
-from loco_ros.ground_plane import (
+from loco_ros.decoding.ground_plane import (
     GroundPlane,
     GroundPlaneConfig,
     ground_plane_from_transform,
     transform_to_rotation_translation,
 )
+from loco_ros.errors import ConfigError, InputError
 
 
 class TfGroundPlanes:

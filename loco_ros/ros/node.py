@@ -29,15 +29,11 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from loco_ros.camera_model import camera_info_to_model, describe_input
+from loco_ros.camera.image_input import check_image_layout, image_to_rgb
+from loco_ros.camera.lens import camera_info_to_model, describe_input
 from loco_ros.config import ModelConfig
 from loco_ros.errors import InputError, LocoError
-from loco_ros.estimator import LocoEstimator
-from loco_ros.frame_pipeline import FramePipeline, PipelineConfig
-from loco_ros.image_input import check_image_layout, image_to_rgb
-from loco_ros.latest_frame import LatestFrameSlot
 from loco_ros.msg import Pose3DArray
-from loco_ros.node_config import NodeConfig, with_decoding
 from loco_ros.ros.conversions import people_to_msg
 from loco_ros.ros.diagnostics import (
     ACTIVATED_EVENT,
@@ -49,7 +45,11 @@ from loco_ros.ros.ground import TfGroundPlanes
 from loco_ros.ros.markers import people_to_markers
 from loco_ros.ros.param_descriptors import LIVE, descriptor, is_live
 from loco_ros.ros.params import config_with, declare_config_parameters, flat_defaults, read_config
-from loco_ros.runtime_stats import RuntimeStats
+from loco_ros.runtime.estimator import LocoEstimator
+from loco_ros.runtime.frame_pipeline import FramePipeline, PipelineConfig
+from loco_ros.runtime.latest_frame import LatestFrameSlot
+from loco_ros.runtime.node_config import NodeConfig, with_decoding
+from loco_ros.runtime.stats import RuntimeStats
 from loco_ros.stamps import stamp_ns_of
 from loco_ros.visualization import draw_people_2d
 

@@ -2,7 +2,7 @@
 
 ``ros2 param describe /loco_node <name>`` shows them; a value outside its range is refused
 when set at run time. The ranges are the outer bounds; NodeConfig checks the rest (e.g. > 0)
-and names the parameter (see ``loco_ros.node_config``). LIVE parameters take effect at once
+and names the parameter (see ``loco_ros.runtime.node_config``). LIVE parameters take effect at once
 when set on a configured node; the others at the next configure.
 """
 

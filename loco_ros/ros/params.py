@@ -9,7 +9,7 @@ from rclpy.node import Node
 
 from loco_ros.config import from_dict, to_dict
 from loco_ros.errors import ConfigError
-from loco_ros.node_config import flatten, unflatten
+from loco_ros.runtime.node_config import flatten, unflatten
 
 T = TypeVar("T")
 ROS_OWN_PARAMETERS = frozenset({"use_sim_time", "start_type_description_service"})

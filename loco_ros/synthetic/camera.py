@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from loco_ros.ground_plane import GroundPlane, tilt_rotation
-from loco_ros.lifting import project_to_image
+from loco_ros.decoding.ground_plane import GroundPlane, tilt_rotation
+from loco_ros.decoding.lifting import project_to_image
 
 if TYPE_CHECKING:  # only for the annotation: scene.py imports this module
     from loco_ros.synthetic.scene import SceneConfig

@@ -40,7 +40,7 @@ from torch import nn
 from tqdm import tqdm
 
 from loco_ros.config import ModelConfig, load_yaml, save_yaml
-from loco_ros.weights import load_weights, read_weights, save_weights
+from loco_ros.model.weights import load_weights, read_weights, save_weights
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_JSON = "state.json"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from loco_ros.codec import encode_joints_to_voxels, render_volumetric_heatmap
 from loco_ros.config import GridConfig
+from loco_ros.decoding.codec import encode_joints_to_voxels, render_volumetric_heatmap
 from loco_ros.skeleton import NUM_JOINTS
 from loco_ros.synthetic.scene import Scene, SceneConfig, sample_scene
 from loco_ros.training.common import sample_rng

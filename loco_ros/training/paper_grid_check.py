@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from loco_ros.codec import encode_joints_to_voxels, render_volumetric_heatmap
 from loco_ros.config import ModelConfig, load_yaml
-from loco_ros.lifting import peaks_to_candidates
+from loco_ros.decoding.codec import encode_joints_to_voxels, render_volumetric_heatmap
+from loco_ros.decoding.lifting import peaks_to_candidates
+from loco_ros.decoding.peaks import find_peaks
 from loco_ros.metrics import PeakCounts, peak_f1
-from loco_ros.peaks import find_peaks
+from loco_ros.model.vha import VolumetricHeatmapAutoencoder
 from loco_ros.skeleton import NUM_JOINTS
 from loco_ros.training.data import SceneRanges, draw_scene, gt_voxels_per_joint, scene_config
 from loco_ros.training.train_vha import kaiming_init, weighted_mse
-from loco_ros.vha import VolumetricHeatmapAutoencoder
 
 
 def main(argv: list[str] | None = None) -> dict:

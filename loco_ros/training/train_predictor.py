@@ -34,20 +34,20 @@ import cv2
 import numpy as np
 import torch
 
-from loco_ros.backbones import load_imagenet_weights
-from loco_ros.codec import render_volumetric_heatmap
 from loco_ros.config import ModelConfig, load_yaml
-from loco_ros.estimator import ImageToVolume
-from loco_ros.lifting import scale_intrinsics
-from loco_ros.predictor import CodePredictor
+from loco_ros.decoding.codec import render_volumetric_heatmap
+from loco_ros.decoding.lifting import scale_intrinsics
+from loco_ros.model.backbones import load_imagenet_weights
+from loco_ros.model.predictor import CodePredictor
+from loco_ros.model.vha import VolumetricHeatmapAutoencoder
+from loco_ros.model.weights import load_weights
+from loco_ros.runtime.estimator import ImageToVolume
 from loco_ros.synthetic.render import render_scene
 from loco_ros.training import common, sources
 from loco_ros.training.data import SceneRanges, draw_scene, scene_config
 from loco_ros.training.loop import RunningMeans, keep_best, optimizer_step, start_run
 from loco_ros.training.real_images import PhotoBank, RealImageMix, composite, retexture
 from loco_ros.training.train_vha import weighted_mse
-from loco_ros.vha import VolumetricHeatmapAutoencoder
-from loco_ros.weights import load_weights
 
 NAME = "predictor"
 PLOT = common.Plot("Code predictor training", "f1_0.8")
@@ -125,7 +125,7 @@ def letterbox_uint8(image: np.ndarray, K: np.ndarray, size_wh: tuple[int, int]
     """An (H, W, 3) uint8 image letterboxed to ``size_wh`` (uint8) and its intrinsics."""
     if (image.shape[1], image.shape[0]) == tuple(size_wh):
         return image, np.asarray(K, np.float64)
-    from loco_ros.estimator import letterbox_image
+    from loco_ros.runtime.estimator import letterbox_image
 
     pre = letterbox_image(image, K, size_wh)
     out = (pre.image[0].transpose(1, 2, 0) * 255.0 + 0.5).astype(np.uint8)

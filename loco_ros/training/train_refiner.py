@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from loco_ros.config import ModelConfig, load_yaml
-from loco_ros.refiner import PoseRefiner, denormalise_pose, normalise_pose
+from loco_ros.decoding.refiner import PoseRefiner, denormalise_pose, normalise_pose
 from loco_ros.skeleton import HEAD_TOP, NUM_JOINTS
 from loco_ros.training import common
 from loco_ros.training.data import SceneRanges, draw_scene, scene_config

@@ -39,8 +39,9 @@ import numpy as np
 import torch
 
 from loco_ros.config import DecodeConfig, GridConfig, ModelConfig, load_yaml
+from loco_ros.decoding.peaks import find_peaks
 from loco_ros.metrics import PeakCounts, peak_f1
-from loco_ros.peaks import find_peaks
+from loco_ros.model.vha import VolumetricHeatmapAutoencoder, total_stride
 from loco_ros.training import common, sources
 from loco_ros.training.data import (
     SceneRanges,
@@ -50,7 +51,6 @@ from loco_ros.training.data import (
     scene_config,
 )
 from loco_ros.training.loop import RunningMeans, keep_best, optimizer_step, start_run
-from loco_ros.vha import VolumetricHeatmapAutoencoder, total_stride
 
 NAME = "vha"
 PLOT = common.Plot("VHA training", "f1_1")
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
         kaiming_init(model)
     model = model.to(info.device)
     if args.init:
-        from loco_ros.weights import load_weights
+        from loco_ros.model.weights import load_weights
 
         load_weights(model, args.init)
     if args.freeze_encoder:
@@ -221,8 +221,8 @@ def main(argv: list[str] | None = None) -> dict:
         step = index // per_step
         sigma = sigma_at(step, schedule, grid.sigma)
         if source is not None:  # GT poses of shards / JTA, network intrinsics by letterbox
-            from loco_ros.codec import render_volumetric_heatmap
-            from loco_ros.lifting import letterbox_intrinsics
+            from loco_ros.decoding.codec import render_volumetric_heatmap
+            from loco_ros.decoding.lifting import letterbox_intrinsics
 
             _, K, joints = source(index, need_image=False)
             src_wh = (grid.image_width, grid.image_height)

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from loco_ros.camera_model import (
+from loco_ros.camera.intrinsics import IntrinsicsSource
+from loco_ros.camera.lens import (
     CameraModel,
     LensDistortion,
     delivered_size,
@@ -14,17 +15,16 @@ from loco_ros.camera_model import (
     image_camera,
     undistort_pixels,
 )
-from loco_ros.codec import render_volumetric_heatmap
 from loco_ros.config import DecodeConfig, GridConfig
-from loco_ros.errors import InputError
-from loco_ros.intrinsics import IntrinsicsSource
-from loco_ros.lifting import (
+from loco_ros.decoding.codec import render_volumetric_heatmap
+from loco_ros.decoding.lifting import (
     letterbox_intrinsics,
     lift_to_camera,
     peaks_to_candidates,
     project_to_image,
 )
-from loco_ros.peaks import find_peaks
+from loco_ros.decoding.peaks import find_peaks
+from loco_ros.errors import InputError
 
 W, H = 1280, 960
 K_CAM = np.array([[900.0, 0.0, 641.5], [0.0, 905.0, 478.0], [0.0, 0.0, 1.0]])
@@ -203,7 +203,7 @@ def test_intrinsics_source_serves_raw_and_rectified_cameras() -> None:
 def test_camera_info_message_to_camera_model() -> None:
     from sensor_msgs import msg as sensor_msgs
 
-    from loco_ros.camera_model import camera_info_to_model
+    from loco_ros.camera.lens import camera_info_to_model
 
     lens = LENSES["rational_polynomial"]
     P = np.hstack([K_CAM, [[-45.0], [0.0], [0.0]]])
@@ -231,7 +231,7 @@ def test_estimator_lifts_raw_image_peaks_along_undistorted_rays(random_model_dir
     """The real pipeline (untrained model, many peaks): detected joints lie on the undistorted
     rays of their uv_px, which stay pixels of the received image; joints the refiner fills
     get distorted pixels too."""
-    from loco_ros.estimator import LocoEstimator, load_model
+    from loco_ros.runtime.estimator import LocoEstimator, load_model
 
     config, network, refiner = load_model(random_model_dir)
     lens = LENSES["plumb_bob"]

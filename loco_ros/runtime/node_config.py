@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 
 from loco_ros.config import ModelConfig, _require, from_dict
+from loco_ros.decoding.ground_plane import GroundPlaneConfig
 from loco_ros.errors import ConfigError
-from loco_ros.ground_plane import GroundPlaneConfig
-from loco_ros.tracking import TrackingConfig
+from loco_ros.runtime.tracking import TrackingConfig
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ Per frame (Bernardin & Stiefelhagen 2008, with a 3D distance):
 5. MOTA = 1 - (misses + false positives + id switches) / GT objects; MOTP = mean matched
    distance (m).
 
-Hypotheses with an empty id (tentative tracks of :class:`loco_ros.tracking.PersonTracker`)
+Hypotheses with an empty id (tentative tracks of :class:`loco_ros.runtime.tracking.PersonTracker`)
 are ignored by default; with ``ignore_unconfirmed=False`` each gets a fresh anonymous id.
 """
 
@@ -28,8 +28,8 @@ import numpy as np
 
 from loco_ros.errors import InputError
 from loco_ros.metrics import format_markdown_table
+from loco_ros.runtime.tracking import gated_hungarian, mean_joint_distance
 from loco_ros.skeleton import NUM_JOINTS
-from loco_ros.tracking import gated_hungarian, mean_joint_distance
 
 
 @dataclass(frozen=True)

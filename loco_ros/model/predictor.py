@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from loco_ros.backbones import build_backbone
 from loco_ros.config import ModelConfig
 from loco_ros.errors import InputError
-from loco_ros.vha import code_shape, total_stride
+from loco_ros.model.backbones import build_backbone
+from loco_ros.model.vha import code_shape, total_stride
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -1,6 +1,6 @@
 """Which camera applies to an image: latest or exact-stamp CameraInfo, or the fallback.
 
-The CameraInfo becomes the ImageCamera of the received image by ``camera_model.image_camera``
+The CameraInfo becomes the ImageCamera of the received image by ``lens.image_camera``
 (ROI, binning, resize; raw images keep the lens distortion, rectified ones use P).
 """
 
@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from loco_ros.camera_model import CameraModel, ImageCamera, delivered_size, image_camera
+from loco_ros.camera.lens import CameraModel, ImageCamera, delivered_size, image_camera
 from loco_ros.errors import InputError
 
 __all__ = ["CameraModel", "IntrinsicsSource"]

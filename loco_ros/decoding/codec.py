@@ -20,9 +20,9 @@ import math
 import numpy as np
 
 from loco_ros.config import GridConfig
+from loco_ros.decoding.grid import depth_to_voxel, heatmap_shape, pixel_to_voxel, point_depth
+from loco_ros.decoding.lifting import canonical_depth_scale, project_to_image
 from loco_ros.errors import InputError
-from loco_ros.grid import depth_to_voxel, heatmap_shape, pixel_to_voxel, point_depth
-from loco_ros.lifting import canonical_depth_scale, project_to_image
 from loco_ros.skeleton import NUM_JOINTS
 
 

@@ -27,8 +27,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from loco_ros.decoding.lifting import check_intrinsics, scale_intrinsics
 from loco_ros.errors import InputError
-from loco_ros.lifting import check_intrinsics, scale_intrinsics
 
 # Coefficient counts each ROS distortion model may carry (OpenCV's standard model takes 4, 5,
 # 8, 12 or 14: plumb_bob publishes 5, rational_polynomial 8; fisheye takes exactly 4).

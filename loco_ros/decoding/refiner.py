@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from loco_ros.decoding.lifting import project_to_image
 from loco_ros.errors import InputError
-from loco_ros.lifting import project_to_image
 from loco_ros.skeleton import HEAD_TOP, MAX_HEAD_DISTANCE_M, NUM_JOINTS
 from loco_ros.types import People
 

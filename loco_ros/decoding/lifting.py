@@ -21,13 +21,13 @@ from collections.abc import Callable
 import numpy as np
 
 from loco_ros.config import GridConfig
-from loco_ros.errors import InputError
-from loco_ros.grid import (
+from loco_ros.decoding.grid import (
     check_last_axis,
     result_dtype,
     voxel_to_depth,
     voxel_to_pixel,
 )
+from loco_ros.errors import InputError
 from loco_ros.types import Candidates, Peaks
 
 PairLike = float | tuple[float, float]
@@ -238,7 +238,7 @@ def peaks_to_candidates(
     Candidates.uv_px is in SOURCE pixels, xyz_m in the camera frame (metres, true depth via
     the canonical-focal rescale), confidence = clip(value, 0, 1).
     undistort_px: for a raw image, source pixels (M, 2) -> pixels of the pinhole image with
-    the same intrinsics (``camera_model.undistort_pixels``); candidates are lifted there while
+    the same intrinsics (``camera.lens.undistort_pixels``); candidates are lifted there while
     uv_px stays the (distorted) source pixels.
     """
     _check_peaks(peaks)

@@ -20,18 +20,18 @@ from typing import Protocol
 
 import numpy as np
 
-from loco_ros.camera_model import CameraModel, ImageCamera
-from loco_ros.errors import InputError
-from loco_ros.estimator import Estimate
-from loco_ros.ground_plane import (
+from loco_ros.camera.intrinsics import IntrinsicsSource
+from loco_ros.camera.lens import CameraModel, ImageCamera
+from loco_ros.decoding.ground_plane import (
     GroundPlane,
     GroundPlaneConfig,
     ground_plane_from_config,
     snap_with_config,
 )
-from loco_ros.intrinsics import IntrinsicsSource
-from loco_ros.node_config import NodeConfig
-from loco_ros.tracking import PersonTracker, TrackingConfig
+from loco_ros.errors import InputError
+from loco_ros.runtime.estimator import Estimate
+from loco_ros.runtime.node_config import NodeConfig
+from loco_ros.runtime.tracking import PersonTracker, TrackingConfig
 from loco_ros.types import Candidates, People
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from loco_ros.predictor import CodePredictor
-from loco_ros.vha import VolumetricHeatmapAutoencoder
+from loco_ros.model.predictor import CodePredictor
+from loco_ros.model.vha import VolumetricHeatmapAutoencoder
 
 
 class ImageToVolume(nn.Module):
