@@ -109,10 +109,14 @@ class AssociationConfig:
 
     method: str = "greedy"  # "greedy" (the paper) or "hungarian"
     min_joints: int = 1  # people with fewer detected joints are dropped
+    # > 0: a person whose joints lie, on average, within this share of a stronger person's
+    # image height of that person's is the same person seen at another depth: dropped.
+    duplicate_frac: float = 0.0
 
     def __post_init__(self) -> None:
         _require(self.method in ("greedy", "hungarian"), "association.method: greedy|hungarian")
         _require(1 <= self.min_joints <= 14, "association.min_joints must be in [1, 14]")
+        _require(0.0 <= self.duplicate_frac < 1.0, "association.duplicate_frac must be in [0, 1)")
 
 
 @dataclass(frozen=True)

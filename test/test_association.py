@@ -11,7 +11,7 @@ from loco_ros.decoding.association import (
     associate_people,
     unassigned_candidates,
 )
-from loco_ros.errors import InputError
+from loco_ros.errors import ConfigError, InputError
 from loco_ros.skeleton import JOINT_INDEX, NUM_JOINTS, STANDING_POSE_M
 from loco_ros.types import Candidates
 
@@ -218,3 +218,18 @@ def test_vectorised_greedy_equals_the_sequential_loop():
         rows, cols = rng.integers(0, 12, size=2)
         dist = rng.uniform(0.0, 2.0, (rows, cols))
         np.testing.assert_array_equal(_greedy_type(dist, 1.0), _naive_greedy(dist, 1.0))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_duplicate_frac_drops_a_person_found_again_at_another_depth(method):
+    near = person((0.2, -1.0, 5.0))
+    far = near * np.float32(7.0 / 5.0)  # every joint on the same ray, 40 % deeper
+    other = person((2.0, -1.0, 5.0))  # a real second person beside them
+    cands = shuffled(candidates_of([near, far, other], [0.6, 0.8, 0.7]), 5)
+    assert len(associate_people(cands, AssociationConfig(method=method))) == 3
+    people = associate_people(cands, AssociationConfig(method=method, duplicate_frac=0.2))
+    assert len(people) == 2  # the weaker of the two on the same rays went
+    np.testing.assert_array_equal(people.xyz_m[0], far)
+    np.testing.assert_array_equal(people.xyz_m[1], other)
+    with pytest.raises(ConfigError):
+        AssociationConfig(duplicate_frac=1.0)

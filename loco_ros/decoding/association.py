@@ -20,6 +20,10 @@ Holes: ``xyz_m`` and ``uv_px`` NaN, ``confidence`` 0, ``detected`` False.
 Person score: mean confidence over the 14 slots, holes counting 0 (so a complete, confident
 person scores near 1 and a lone head scores at most 1/14).
 People with fewer than ``min_joints`` detected joints (head included) are dropped.
+With ``duplicate_frac`` > 0, a person whose detected joints lie in the image, on average,
+within ``duplicate_frac`` of a stronger person's image height of that person's joints (4 or
+more in common) is dropped: the same person found again at another depth (a volume unsure
+of depth has two modes along the ray for every joint, and each head mode starts a person).
 Output order: by head confidence, strongest first.
 """
 
@@ -172,7 +176,33 @@ def associate_people(candidates: Candidates, config: AssociationConfig) -> Peopl
     Raises :class:`InputError` on malformed candidate arrays.
     """
     index = assign_candidates(candidates, config)
+    if config.duplicate_frac > 0:
+        index = index[~image_duplicates(candidates, index, config.duplicate_frac)]
     return people_from_indices(candidates, index, config.min_joints)
+
+
+def image_duplicates(candidates: Candidates, index: np.ndarray, frac: float,
+                     min_common: int = 4) -> np.ndarray:
+    """(P,) bool: people (rows of the (P, K) candidate ``index``) that repeat, in the image, a
+    person of higher score (mean slot confidence, holes 0) that is kept."""
+    hit = index >= 0
+    safe = np.where(hit, index, 0)
+    uv = np.where(hit[..., None], candidates.uv_px[safe], np.nan)  # (P, K, 2)
+    score = np.where(hit, candidates.confidence[safe], 0.0).mean(axis=1)
+    y = np.where(hit, uv[..., 1], np.nan)
+    height = np.nanmax(y, axis=1) - np.nanmin(y, axis=1)  # every row has its head
+    drop = np.zeros(index.shape[0], bool)
+    kept: list[int] = []
+    for i in np.argsort(-score, kind="stable"):
+        for j in kept:
+            common = hit[i] & hit[j]
+            if common.sum() >= min_common and np.mean(np.linalg.norm(
+                    uv[i, common] - uv[j, common], axis=1)) < frac * height[j]:
+                drop[i] = True
+                break
+        if not drop[i]:
+            kept.append(i)
+    return drop
 
 
 def _assigned_mask_from_people(candidates: Candidates, people: People) -> np.ndarray:

@@ -90,13 +90,15 @@ class Model:
         config, network, refiner = load_model(Path(model_dir))
         return cls(config, network, refiner)
 
-    def with_decoding(self, threshold: float, min_joints: int) -> Model:
-        """The same network with another peak threshold and association.min_joints."""
+    def with_decoding(self, threshold: float, min_joints: int, duplicate_frac: float
+                      ) -> Model:
+        """The same network with another peak threshold and association settings."""
         from dataclasses import replace
 
         c = self.config
         config = replace(c, decode=replace(c.decode, threshold=threshold),
-                         association=replace(c.association, min_joints=min_joints))
+                         association=replace(c.association, min_joints=min_joints,
+                                             duplicate_frac=duplicate_frac))
         return Model(config, self.network, self.refiner)
 
     def people(self, image_rgb: np.ndarray, K: np.ndarray):
@@ -254,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "is neither trained nor tested on)")
     p.add_argument("--min-joints", type=int, nargs="+", default=None,
                    help="with --thresholds: also each association.min_joints")
+    p.add_argument("--duplicate-fracs", type=float, nargs="+", default=None,
+                   help="with --thresholds: also each association.duplicate_frac")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -286,9 +290,11 @@ def main(argv: list[str] | None = None) -> dict:
         variants = {"video": model}
         if args.thresholds:
             c = model.config
-            variants = {f"threshold {t:g}, min_joints {j}": model.with_decoding(t, j)
+            variants = {f"threshold {t:g}, min_joints {j}, duplicate_frac {f:g}":
+                        model.with_decoding(t, j, f)
                         for t in args.thresholds
-                        for j in (args.min_joints or [c.association.min_joints])}
+                        for j in (args.min_joints or [c.association.min_joints])
+                        for f in (args.duplicate_fracs or [c.association.duplicate_frac])}
         results, pictures = {}, []
         for name, variant in variants.items():
             result, shown = evaluate_video(
