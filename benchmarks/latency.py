@@ -101,7 +101,7 @@ def message_builder() -> tuple[str, Callable[[People], object]]:
 
 
 def on_backend(backend: VolumeBackend, volume: np.ndarray) -> object:
-    """A host volume (K, D, H, W) where ``backend.find_peaks`` expects its volumes."""
+    """A host volume (J, D, H, W) where ``backend.find_peaks`` expects its volumes."""
     batch = volume[None]
     if backend.name == "tensorrt":
         return backend.upload_volume(batch)

@@ -52,13 +52,13 @@ class Candidates:
 
 @dataclass(frozen=True)
 class People:
-    """P people with K = 14 joint slots each (camera optical frame, metres).
+    """P people with J = 14 joint slots each (camera optical frame, metres).
 
-    xyz_m: (P, K, 3) float32; holes are NaN until the refiner fills them.
-    confidence: (P, K) float32 in [0, 1] (0 for holes).
-    detected: (P, K) bool, True where the joint came from a heatmap peak, False where it was
+    xyz_m: (P, J, 3) float32; holes are NaN until the refiner fills them.
+    confidence: (P, J) float32 in [0, 1] (0 for holes).
+    detected: (P, J) bool, True where the joint came from a heatmap peak, False where it was
     filled in by the pose refiner (or is still a hole).
-    uv_px: (P, K, 2) float32 pixels of the source image (NaN for holes).
+    uv_px: (P, J, 2) float32 pixels of the source image (NaN for holes).
     score: (P,) float32 person score in [0, 1].
     track_id: P strings, empty when tracking is off.
     """

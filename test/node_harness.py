@@ -150,7 +150,7 @@ class NodeHarness:
 
 
 def joints_of(msg: Pose3DArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(P, K, 3) positions, (P, K, 2) pixels and (P, K) detected flags of a Pose3DArray."""
+    """(P, J, 3) positions, (P, J, 2) pixels and (P, J) detected flags of a Pose3DArray."""
     xyz = np.array([[[j.position.x, j.position.y, j.position.z] for j in p.joints]
                     for p in msg.people]).reshape(-1, NUM_JOINTS, 3)
     uv = np.array([[[j.u_px, j.v_px] for j in p.joints] for p in msg.people]).reshape(

@@ -348,7 +348,7 @@ def test_unparsable_onnx_raises_weights_error(tmp_path) -> None:
 
 
 def rendered_volume(people: int) -> np.ndarray:
-    """Ground-truth heatmap (K, D, H, W) of random joints at CONFIG's grid (no near-ties)."""
+    """Ground-truth heatmap (J, D, H, W) of random joints at CONFIG's grid (no near-ties)."""
     from loco_ros.decoding.codec import render_volumetric_heatmap
 
     rng = np.random.default_rng(people)

@@ -239,7 +239,7 @@ def test_estimator_lifts_raw_image_peaks_along_undistorted_rays(random_model_dir
     image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     estimator = LocoEstimator(config, network, None, backend="torch", device="cpu")
     people = estimator.estimate(image, K, lens=lens).people
-    detected = people.detected & np.isfinite(people.xyz_m).all(-1)  # (P, K)
+    detected = people.detected & np.isfinite(people.xyz_m).all(-1)  # (P, J)
     assert detected.sum() > 10
     xyz, uv = people.xyz_m[detected].astype(np.float64), people.uv_px[detected]
     rays = lift_to_camera(undistort_pixels(uv, K, lens), np.ones(len(uv)), K, "distance")

@@ -58,12 +58,12 @@ static unsigned int atomicAdd(unsigned int* address, unsigned int value) {
 
 int main(int argc, char** argv) {
     if (argc != 13) { std::fprintf(stderr, "bad arguments\n"); return 2; }
-    const int K = std::atoi(argv[2]), D = std::atoi(argv[3]), H = std::atoi(argv[4]);
+    const int J = std::atoi(argv[2]), D = std::atoi(argv[3]), H = std::atoi(argv[4]);
     const int W = std::atoi(argv[5]);
     const float threshold = std::strtof(argv[6], nullptr);
     const int neighbourhood = std::atoi(argv[7]), subvoxel = std::atoi(argv[8]);
     const int capacity = std::atoi(argv[9]);
-    const size_t n = (size_t)K * D * H * W;
+    const size_t n = (size_t)J * D * H * W;
     std::vector<float> volume(n);
     FILE* in = std::fopen(argv[1], "rb");
     if (!in || std::fread(volume.data(), sizeof(float), n, in) != n) return 3;
@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
     blockDim.x = (unsigned)std::atoi(argv[11]);
     for (blockIdx.x = 0; blockIdx.x < gridDim.x; ++blockIdx.x) {
         for (threadIdx.x = 0; threadIdx.x < blockDim.x; ++threadIdx.x) {
-            loco_find_peaks(volume.data(), K, D, H, W, threshold, neighbourhood, subvoxel,
+            loco_find_peaks(volume.data(), J, D, H, W, threshold, neighbourhood, subvoxel,
                             capacity, &count, index.data(), value.data(), offset.data());
         }
     }
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
 
 
 def rendered_volume(people: int, seed: int = 0) -> np.ndarray:
-    """Ground-truth heatmap (K, D, H, W) of ``people`` random skeleton-sized point clouds."""
+    """Ground-truth heatmap (J, D, H, W) of ``people`` random skeleton-sized point clouds."""
     rng = np.random.default_rng(seed)
     heads = np.stack([rng.uniform(-4, 4, people), rng.uniform(-1.5, 0.5, people),
                       rng.uniform(4, 25, people)], axis=1)
@@ -104,7 +104,7 @@ def rendered_volume(people: int, seed: int = 0) -> np.ndarray:
 
 
 def random_volume(seed: int = 0) -> np.ndarray:
-    """Uniform noise (K, 12, 10, 16) with zero, negative, NaN, +inf and plateau voxels."""
+    """Uniform noise (J, 12, 10, 16) with zero, negative, NaN, +inf and plateau voxels."""
     rng = np.random.default_rng(seed)
     volume = rng.random((NUM_JOINTS, 12, 10, 16), dtype=np.float32)
     volume[rng.random(volume.shape) < 0.15] = 0.0
@@ -158,7 +158,7 @@ def emulated_kernel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run_emulated(binary: Path, volume: np.ndarray, decode: DecodeConfig, capacity: int = 4096,
                  blocks: int = 7, threads: int = 64) -> PeakResult:
-    """Launch the CPU-compiled kernel on ``volume`` (K, D, H, W); the result as on the GPU."""
+    """Launch the CPU-compiled kernel on ``volume`` (J, D, H, W); the result as on the GPU."""
     folder = binary.parent
     np.ascontiguousarray(volume, np.float32).tofile(folder / "volume.bin")
     threshold = repr(float(np.float32(decode.threshold)))

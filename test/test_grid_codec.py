@@ -40,7 +40,7 @@ def point_at(u: float, v: float, distance_m: float, K: np.ndarray = K_DEMO) -> n
 
 
 def one_person(*joints: tuple[int, np.ndarray]) -> np.ndarray:
-    """(1, K, 3) with the given joints set and all others NaN."""
+    """(1, J, 3) with the given joints set and all others NaN."""
     person = np.full((1, NUM_JOINTS, 3), np.nan)
     for k, xyz in joints:
         person[0, k] = xyz

@@ -43,7 +43,7 @@ def round_trip(grid: GridConfig, scenes: SceneConfig, frames: int, seed: int) ->
         scene = sample_scene(rng, scenes)
         volume = render_volumetric_heatmap(scene.joints_xyz_m, scene.K, grid)
         _, valid = encode_joints_to_voxels(scene.joints_xyz_m, scene.K, grid)
-        gt = np.where(valid[..., None], scene.joints_xyz_m, np.nan)  # (P, K, 3)
+        gt = np.where(valid[..., None], scene.joints_xyz_m, np.nan)  # (P, J, 3)
         for subvoxel in (True, False):
             peaks = find_peaks(volume, DecodeConfig(subvoxel=subvoxel))
             candidates = peaks_to_candidates(peaks, grid, scene.K)

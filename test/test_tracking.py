@@ -29,14 +29,14 @@ def make_people(xyz: np.ndarray) -> People:
 
 
 def walkers(starts, velocities, frames: int) -> np.ndarray:
-    """(F, P, K, 3) GT poses of people walking in straight lines (heads at ``starts``)."""
+    """(F, P, J, 3) GT poses of people walking in straight lines (heads at ``starts``)."""
     t = np.arange(frames)[:, None, None] / FPS
     heads = np.asarray(starts, float)[None] + t * np.asarray(velocities, float)[None]
     return heads[:, :, None, :] + POSE[None, None]
 
 
 def run(gt, visible=None, config=None, noise_m=0.02, seed=0, gt_visible_only=False):
-    """Track noisy detections of ``gt`` (F, P, K, 3); returns outputs, MOT counts and, per
+    """Track noisy detections of ``gt`` (F, P, J, 3); returns outputs, MOT counts and, per
     frame, the GT index of each output person.
 
     visible: (F, P) bool, which people are detected in each frame.

@@ -4,7 +4,7 @@
     peaks = backend.find_peaks(volume, decode)       # types.Peaks, continuous voxels
     backend.close()                                  # frees GPU memory
 
-``volume`` is the decoded heatmap (1, K, D, H, W) float32 where the backend computed it: a
+``volume`` is the decoded heatmap (1, J, D, H, W) float32 where the backend computed it: a
 numpy array for CPU backends, a device array (torch CUDA tensor, TensorRT device buffer) for
 GPU ones. ``find_peaks`` runs where the volume lives, so a GPU volume never travels to the
 host; only the compact peak list does. A GPU backend may reuse the volume's memory on its
@@ -33,17 +33,17 @@ class BackendUnavailable(BackendError):
 
 
 def squeeze_batch(volume_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """(K, D, H, W) of a volume shaped (1, K, D, H, W) or (K, D, H, W); InputError otherwise."""
+    """(J, D, H, W) of a volume shaped (1, J, D, H, W) or (J, D, H, W); InputError otherwise."""
     shape = tuple(int(s) for s in volume_shape)
     if len(shape) == 5 and shape[0] == 1:
         shape = shape[1:]
     if len(shape) != 4:
-        raise InputError(f"volume: expected (1, K, D, H, W) or (K, D, H, W), got {shape}")
+        raise InputError(f"volume: expected (1, J, D, H, W) or (J, D, H, W), got {shape}")
     return shape  # type: ignore[return-value]
 
 
 def volume_to_numpy(volume: Any) -> np.ndarray:
-    """A copy on the host (K, D, H, W) float32 of any backend's volume (tests, debugging)."""
+    """A copy on the host (J, D, H, W) float32 of any backend's volume (tests, debugging)."""
     if isinstance(volume, torch.Tensor):
         array = volume.detach().float().cpu().numpy()
     elif hasattr(volume, "to_host"):
@@ -57,7 +57,7 @@ class VolumeBackend(abc.ABC):
     """Image -> decoded volume, and peaks of that volume where it lives.
 
     Subclasses set ``name`` ("torch", "onnxruntime", "tensorrt") and ``device`` ("cpu",
-    "cuda:0", ...). ``input_shape`` is (1, 3, Hi, Wi), ``output_shape`` (1, K, D, H, W).
+    "cuda:0", ...). ``input_shape`` is (1, 3, Hi, Wi), ``output_shape`` (1, J, D, H, W).
     ``last_peak_overflow`` counts the peaks the last ``find_peaks`` found but could not
     return (GPU kernel with a bounded output buffer); CPU paths never drop any.
     """
@@ -73,7 +73,7 @@ class VolumeBackend(abc.ABC):
 
     @abc.abstractmethod
     def __call__(self, image: np.ndarray) -> Any:
-        """Decoded volume (1, K, D, H, W) float32 of image (1, 3, Hi, Wi) float32 in [0, 1]."""
+        """Decoded volume (1, J, D, H, W) float32 of image (1, 3, Hi, Wi) float32 in [0, 1]."""
 
     @abc.abstractmethod
     def find_peaks(self, volume: Any, decode: DecodeConfig) -> Peaks:

@@ -32,7 +32,7 @@ KERNEL_PATH = Path(__file__).resolve().parent.parent / "kernels" / "peaks.cu"
 KERNEL_NAME = "loco_find_peaks"
 THREADS_PER_BLOCK = 256
 MAX_BLOCKS = 4096  # grid-stride loop beyond this
-DEFAULT_CAPACITY = 4096  # peaks returned at most per volume (K = 14 joints x ~290 people)
+DEFAULT_CAPACITY = 4096  # peaks returned at most per volume (J = 14 joints x ~290 people)
 
 
 def kernel_source() -> str:
@@ -86,7 +86,7 @@ def peaks_from_buffers(found: int, index: np.ndarray, value: np.ndarray, offset:
 
 def _check_shape(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     if len(shape) != 4 or min(shape) < 1:
-        raise InputError(f"volume: expected (K, D, H, W), got {tuple(shape)}")
+        raise InputError(f"volume: expected (J, D, H, W), got {tuple(shape)}")
     if math.prod(shape) >= 2**62:
         raise InputError(f"volume {tuple(shape)} is too large")
     return tuple(int(s) for s in shape)  # type: ignore[return-value]
@@ -123,7 +123,7 @@ class PyCudaPeakFinder:
 
     def find_peaks_ptr(self, volume_ptr: int, shape: tuple[int, int, int, int],
                        decode: DecodeConfig, stream) -> PeakResult:
-        """Peaks of the float32 (K, D, H, W) volume at device address ``volume_ptr``, on
+        """Peaks of the float32 (J, D, H, W) volume at device address ``volume_ptr``, on
         ``stream`` (a pycuda Stream); returns after the copies finished."""
         shape = _check_shape(shape)
         cuda = self._cuda
@@ -169,7 +169,7 @@ class CupyPeakFinder:
             self._offset = cupy.zeros((self.capacity, 3), cupy.float32)
 
     def find_peaks_tensor(self, volume, decode: DecodeConfig) -> PeakResult:
-        """Peaks of a CUDA torch tensor (K, D, H, W) (cast to contiguous float32), launched on
+        """Peaks of a CUDA torch tensor (J, D, H, W) (cast to contiguous float32), launched on
         torch's current stream of its device."""
         import torch
 
@@ -191,7 +191,7 @@ class CupyPeakFinder:
         return peaks_from_buffers(found, *host, self.capacity, shape)
 
     def find_peaks_array(self, volume, decode: DecodeConfig) -> PeakResult:
-        """Peaks of a CuPy array (K, D, H, W), through a torch view of it."""
+        """Peaks of a CuPy array (J, D, H, W), through a torch view of it."""
         import torch
 
         return self.find_peaks_tensor(torch.from_dlpack(volume), decode)

@@ -93,14 +93,14 @@ class OnnxRuntimeBackend(VolumeBackend):
         self.path = path
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        """(1, K, D, H, W) float32 numpy of image (1, 3, Hi, Wi) float32 in [0, 1]."""
+        """(1, J, D, H, W) float32 numpy of image (1, 3, Hi, Wi) float32 in [0, 1]."""
         if self._session is None:
             raise BackendError("onnxruntime backend is closed")
         (volume,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: self.check_image(image)})
         return volume
 
     def find_peaks(self, volume: np.ndarray, decode: DecodeConfig) -> Peaks:
-        """Peaks of a (1, K, D, H, W) numpy volume (sparse CPU path)."""
+        """Peaks of a (1, J, D, H, W) numpy volume (sparse CPU path)."""
         if not isinstance(volume, np.ndarray):
             raise InputError(f"onnxruntime backend: expected numpy, got {type(volume).__name__}")
         shape = squeeze_batch(volume.shape)

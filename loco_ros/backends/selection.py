@@ -1,7 +1,7 @@
 """The choice of the inference backend (``select_backend``) for a network and a device.
 
     backend, reason = select_backend(network, model_config, backend="auto", device="cuda")
-    volume = backend(image)                      # (1, 3, Hi, Wi) float32 -> (1, K, D, H, W)
+    volume = backend(image)                      # (1, 3, Hi, Wi) float32 -> (1, J, D, H, W)
     peaks = backend.find_peaks(volume, model_config.decode)
 
 ``auto`` picks, in order:

@@ -39,7 +39,7 @@ from loco_ros.types import Peaks
 
 @dataclass(frozen=True)
 class DeviceVolume:
-    """A float32 volume (1, K, D, H, W) in the GPU memory of ``owner``; valid until the
+    """A float32 volume (1, J, D, H, W) in the GPU memory of ``owner``; valid until the
     owner's next call."""
 
     ptr: int
@@ -47,7 +47,7 @@ class DeviceVolume:
     owner: TensorRTBackend
 
     def to_host(self) -> np.ndarray:
-        """A host copy (1, K, D, H, W) float32 (tests and debugging only)."""
+        """A host copy (1, J, D, H, W) float32 (tests and debugging only)."""
         return self.owner.copy_to_host(self)
 
 
@@ -142,7 +142,7 @@ class TensorRTBackend(VolumeBackend):
         squeeze_batch(output_shape)
         self._host_input = cuda.pagelocked_empty(input_shape, np.float32)  # (1, 3, Hi, Wi)
         self._d_input = cuda.mem_alloc(self._host_input.nbytes)
-        self._d_output = cuda.mem_alloc(math.prod(output_shape) * 4)  # (1, K, D, H, W) f32
+        self._d_output = cuda.mem_alloc(math.prod(output_shape) * 4)  # (1, J, D, H, W) f32
         self._context.set_tensor_address(input_name, int(self._d_input))
         self._context.set_tensor_address(output_name, int(self._d_output))
         self._stream = cuda.Stream()
@@ -174,7 +174,7 @@ class TensorRTBackend(VolumeBackend):
         return result.peaks
 
     def copy_to_host(self, volume: DeviceVolume) -> np.ndarray:
-        """Host copy (1, K, D, H, W) float32 of a DeviceVolume of this backend."""
+        """Host copy (1, J, D, H, W) float32 of a DeviceVolume of this backend."""
         host = np.empty(volume.shape, np.float32)
         with self._active():
             self._cuda.memcpy_dtoh_async(host, volume.ptr, self._stream)
@@ -182,7 +182,7 @@ class TensorRTBackend(VolumeBackend):
         return host
 
     def upload_volume(self, volume: np.ndarray) -> DeviceVolume:
-        """Copy a host volume (1, K, D, H, W) float32 into the output buffer, as if the engine
+        """Copy a host volume (1, J, D, H, W) float32 into the output buffer, as if the engine
         had produced it (benchmarks and tests of the GPU peak path)."""
         host = np.ascontiguousarray(volume, np.float32).reshape(self.output_shape)
         with self._active():

@@ -27,7 +27,7 @@ PEAK_METHODS = ("auto", "kernel", "dense")
 
 
 def _network_shapes(network: nn.Module) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(1, 3, Hi, Wi), (1, K, D, H, W) of an ImageToVolume-like module."""
+    """(1, 3, Hi, Wi), (1, J, D, H, W) of an ImageToVolume-like module."""
     try:
         return (1, *network.predictor.input_shape), (1, *network.vha.heatmap_shape)
     except AttributeError as err:
@@ -69,7 +69,7 @@ class TorchBackend(VolumeBackend):
             return None
 
     def __call__(self, image: np.ndarray) -> np.ndarray | torch.Tensor:
-        """(1, K, D, H, W) float32: numpy on the CPU, a CUDA tensor on the GPU."""
+        """(1, J, D, H, W) float32: numpy on the CPU, a CUDA tensor on the GPU."""
         x = torch.from_numpy(self.check_image(image))
         with torch.inference_mode():
             if self._device.type == "cpu":
@@ -79,7 +79,7 @@ class TorchBackend(VolumeBackend):
             return volume
 
     def find_peaks(self, volume: np.ndarray | torch.Tensor, decode: DecodeConfig) -> Peaks:
-        """Peaks of a volume (1, K, D, H, W) from this backend, computed where it lives."""
+        """Peaks of a volume (1, J, D, H, W) from this backend, computed where it lives."""
         shape = squeeze_batch(tuple(volume.shape))
         if isinstance(volume, torch.Tensor) and volume.device.type == "cuda":
             volume = volume.reshape(shape)

@@ -67,7 +67,7 @@ def camera_info_to_K(msg: Any) -> np.ndarray:
 
 
 def build_pose_array(people: People, header: Any, classes: PoseMessageClasses) -> Any:
-    """A Pose3DArray from People (P x K arrays) with the given message classes.
+    """A Pose3DArray from People (P x J arrays) with the given message classes.
 
     Works for rosbags' dataclasses and rclpy's generated classes alike, which share field names.
     """
@@ -87,7 +87,7 @@ def build_pose_array(people: People, header: Any, classes: PoseMessageClasses) -
 
 
 def pose_array_msg(people: People, stamp_ns: int, frame_id: str) -> Any:
-    """loco_ros/msg/Pose3DArray (rosbags object) from People (P x K arrays)."""
+    """loco_ros/msg/Pose3DArray (rosbags object) from People (P x J arrays)."""
     types = loco_typestore().types
     classes = PoseMessageClasses(
         point=types["geometry_msgs/msg/Point"], joint=types["loco_ros/msg/Joint3D"],

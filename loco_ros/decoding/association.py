@@ -115,7 +115,7 @@ def assign_candidates(candidates: Candidates, config: AssociationConfig) -> np.n
     """Indices of the candidates grouped into people, before the ``min_joints`` filter.
 
     candidates: M candidates (metres, camera optical frame).
-    Returns (P, K) int64 indices into ``candidates`` (-1 for holes); row p is the person
+    Returns (P, J) int64 indices into ``candidates`` (-1 for holes); row p is the person
     started by the p-th strongest head, column 0 its head. Non-finite candidates are never
     assigned (they can still start no person: a non-finite head is ignored).
     """
@@ -142,10 +142,10 @@ def assign_candidates(candidates: Candidates, config: AssociationConfig) -> np.n
 
 
 def people_from_indices(candidates: Candidates, index: np.ndarray, min_joints: int = 1) -> People:
-    """Build :class:`People` from (P, K) candidate indices (-1 = hole).
+    """Build :class:`People` from (P, J) candidate indices (-1 = hole).
 
     Drops people with fewer than ``min_joints`` assigned slots. Score = mean confidence over
-    the K slots with holes counting 0. ``track_id`` is P empty strings.
+    the J slots with holes counting 0. ``track_id`` is P empty strings.
     """
     keep = (index >= 0).sum(axis=1) >= min_joints
     index = index[keep]
@@ -171,7 +171,7 @@ def associate_people(candidates: Candidates, config: AssociationConfig) -> Peopl
     """Group joint candidates into people around their head_top candidates.
 
     candidates: M candidates, xyz_m (M, 3) metres in the camera optical frame.
-    Returns P people (K = 14 slots, holes NaN / confidence 0 / detected False), strongest
+    Returns P people (J = 14 slots, holes NaN / confidence 0 / detected False), strongest
     head first, with score = mean slot confidence (holes 0) and empty track ids.
     Raises :class:`InputError` on malformed candidate arrays.
     """
@@ -183,11 +183,11 @@ def associate_people(candidates: Candidates, config: AssociationConfig) -> Peopl
 
 def image_duplicates(candidates: Candidates, index: np.ndarray, frac: float,
                      min_common: int = 4) -> np.ndarray:
-    """(P,) bool: people (rows of the (P, K) candidate ``index``) that repeat, in the image, a
+    """(P,) bool: people (rows of the (P, J) candidate ``index``) that repeat, in the image, a
     person of higher score (mean slot confidence, holes 0) that is kept."""
     hit = index >= 0
     safe = np.where(hit, index, 0)
-    uv = np.where(hit[..., None], candidates.uv_px[safe], np.nan)  # (P, K, 2)
+    uv = np.where(hit[..., None], candidates.uv_px[safe], np.nan)  # (P, J, 2)
     score = np.where(hit, candidates.confidence[safe], 0.0).mean(axis=1)
     y = np.where(hit, uv[..., 1], np.nan)
     height = np.nanmax(y, axis=1) - np.nanmin(y, axis=1)  # every row has its head
@@ -227,7 +227,7 @@ def unassigned_candidates(
 
     people: the output of :func:`associate_people` (a candidate counts as taken when a
     detected slot of its type holds exactly its xyz, so pass the people *before* the
-    refiner moves joints), or the (P, K) index array of :func:`assign_candidates`.
+    refiner moves joints), or the (P, J) index array of :func:`assign_candidates`.
     threshold: keep candidates with confidence strictly above it (authors: 0.6).
     Returns the Mu <= M remaining candidates, input order.
     """

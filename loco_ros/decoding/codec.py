@@ -32,7 +32,7 @@ def patch_half_width(sigma: float) -> int:
 
 
 def _check_joints(joints_xyz_m: np.ndarray) -> np.ndarray:
-    """(P, K, 3) joints -> float64 array; InputError on any other shape."""
+    """(P, J, 3) joints -> float64 array; InputError on any other shape."""
     joints = np.asarray(joints_xyz_m)
     if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3):
         raise InputError(f"joints_xyz_m: expected (P, {NUM_JOINTS}, 3), got {joints.shape}")
@@ -50,7 +50,7 @@ def _encode(
     joints_xyz_m: np.ndarray, K_intrinsics: np.ndarray, grid: GridConfig,
     focal_px_scale: float | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """encode_joints_to_voxels in float64: (voxel_dhw (P, K, 3), valid (P, K) bool)."""
+    """encode_joints_to_voxels in float64: (voxel_dhw (P, J, 3), valid (P, J) bool)."""
     joints = _check_joints(joints_xyz_m)
     scale = canonical_depth_scale(K_intrinsics, grid) if focal_px_scale is None else focal_px_scale
     if not (math.isfinite(scale) and scale > 0.0):
@@ -71,7 +71,7 @@ def encode_joints_to_voxels(
     grid: GridConfig,
     focal_px_scale: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Joints (P, K, 3) metres, camera frame -> (voxel_dhw (P, K, 3) float32, valid (P, K) bool).
+    """Joints (P, J, 3) metres, camera frame -> (voxel_dhw (P, J, 3) float32, valid (P, J) bool).
 
     K_intrinsics: (3, 3) of the network-input image (pixels). focal_px_scale: factor from
     true depth to network-depth, default ``grid.focal_px / fx``. voxel_dhw is the continuous
@@ -121,10 +121,10 @@ def render_volumetric_heatmap(
     focal_px_scale: float | None = None,
     round_centres: bool = False,
 ) -> np.ndarray:
-    """Render the ground-truth volumetric heatmap (K, D, H, W) float32 in [0, 1].
+    """Render the ground-truth volumetric heatmap (J, D, H, W) float32 in [0, 1].
 
-    joints_xyz_m: (P, K, 3) camera frame, metres. K_intrinsics: (3, 3) network-input pixels.
-    visible: optional (P, K) bool, False joints are skipped. focal_px_scale: see
+    joints_xyz_m: (P, J, 3) camera frame, metres. K_intrinsics: (3, 3) network-input pixels.
+    visible: optional (P, J) bool, False joints are skipped. focal_px_scale: see
     ``encode_joints_to_voxels``. Each valid joint adds a Gaussian exp(-r^2 / sigma^2) with
     peak 1 at its continuous voxel (at its rounded voxel with ``round_centres``, as the
     paper's eq. 1), element-wise max over people.

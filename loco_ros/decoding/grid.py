@@ -33,7 +33,7 @@ def check_last_axis(array: np.ndarray, size: int, name: str) -> np.ndarray:
 
 
 def heatmap_shape(grid: GridConfig) -> tuple[int, int, int, int]:
-    """Volumetric heatmap shape ``(K, D, H, W)`` of ``grid`` (K = 14 joints).
+    """Volumetric heatmap shape ``(J, D, H, W)`` of ``grid`` (J = 14 joints).
 
     1920x1080 with D = 316 -> (14, 316, 136, 240); 512x288 with D = 64 -> (14, 64, 40, 64).
     """

@@ -1,4 +1,4 @@
-"""Peak finding on decoded volumes (K, D, H, W) -> :class:`loco_ros.types.Peaks`.
+"""Peak finding on decoded volumes (J, D, H, W) -> :class:`loco_ros.types.Peaks`.
 
 A peak is a voxel STRICTLY greater than every neighbour (26 = the 3x3x3 cube, the authors'
 code; 6 = face neighbours, the paper's text) and strictly greater than ``threshold``.
@@ -39,7 +39,7 @@ def neighbour_offsets(neighbourhood: int) -> tuple[tuple[int, int, int], ...]:
 
 def _check_volume(volume: np.ndarray | torch.Tensor, threshold: float) -> None:
     if volume.ndim != 4:
-        raise InputError(f"volume: expected (K, D, H, W), got shape {tuple(volume.shape)}")
+        raise InputError(f"volume: expected (J, D, H, W), got shape {tuple(volume.shape)}")
     if not math.isfinite(threshold):
         raise InputError(f"threshold must be finite, got {threshold!r}")
 
@@ -76,7 +76,7 @@ def _line_max(x: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def neighbour_max_dense(volume: torch.Tensor, neighbourhood: int = 26) -> torch.Tensor:
-    """Max over the neighbours (centre excluded) of every voxel, (K, D, H, W) like volume.
+    """Max over the neighbours (centre excluded) of every voxel, (J, D, H, W) like volume.
 
     Out-of-volume neighbours are -inf. The 26-cube minus its centre is split into the planes
     d +- 1 (3x3 max), the rows h +- 1 of plane d (3-max) and the voxels w +- 1, so the cost
@@ -100,7 +100,7 @@ def neighbour_max_dense(volume: torch.Tensor, neighbourhood: int = 26) -> torch.
 def find_peaks_dense(
     volume: torch.Tensor, threshold: float, neighbourhood: int = 26
 ) -> Peaks:
-    """Reference peak finder on a torch volume (K, D, H, W) float, any device.
+    """Reference peak finder on a torch volume (J, D, H, W) float, any device.
 
     Returns Peaks with integer voxels (d, h, w) float32 and value = the voxel value, sorted
     by joint then flat index. Memory: about three volume-sized temporaries.
@@ -158,7 +158,7 @@ def _survivors(
 def find_peaks_sparse(
     volume: np.ndarray, threshold: float, neighbourhood: int = 26
 ) -> Peaks:
-    """Fast CPU peak finder on a numpy volume (K, D, H, W) float; same result as dense.
+    """Fast CPU peak finder on a numpy volume (J, D, H, W) float; same result as dense.
 
     Only voxels above ``threshold`` are examined; each neighbour offset prunes the surviving
     candidates. Returns Peaks sorted by joint then flat index (integer voxels).
@@ -228,11 +228,11 @@ def subvoxel_offsets(triples: np.ndarray) -> np.ndarray:
 def refine_subvoxel(volume: np.ndarray | torch.Tensor, peaks: Peaks) -> Peaks:
     """Peaks with continuous voxels: rounded voxel + per-axis sub-voxel offset.
 
-    volume: (K, D, H, W) numpy or torch (the one the peaks came from). value is kept (the
+    volume: (J, D, H, W) numpy or torch (the one the peaks came from). value is kept (the
     peak voxel's value, the confidence). Returns new Peaks, voxel (M, 3) float32.
     """
     if volume.ndim != 4:
-        raise InputError(f"volume: expected (K, D, H, W), got shape {tuple(volume.shape)}")
+        raise InputError(f"volume: expected (J, D, H, W), got shape {tuple(volume.shape)}")
     if len(peaks) == 0:
         return peaks
     rounded = np.floor(peaks.voxel.astype(np.float64) + 0.5).astype(np.int64)
@@ -250,7 +250,7 @@ def refine_subvoxel(volume: np.ndarray | torch.Tensor, peaks: Peaks) -> Peaks:
 def find_peaks(
     volume: np.ndarray | torch.Tensor, config: DecodeConfig, method: str = "auto"
 ) -> Peaks:
-    """Peaks of a decoded volume (K, D, H, W) per ``config`` (threshold, neighbourhood,
+    """Peaks of a decoded volume (J, D, H, W) per ``config`` (threshold, neighbourhood,
     subvoxel).
 
     method "auto": numpy and CPU tensors -> sparse, tensors on other devices -> dense;

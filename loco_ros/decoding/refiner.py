@@ -69,14 +69,14 @@ def _scale(like: Array) -> Array:
 
 
 def normalise_pose(xyz_m: Array, present: Array) -> Array:
-    """Refiner input (P, 39) of poses (P, K, 3) in metres with a (P, K) bool presence mask.
+    """Refiner input (P, 39) of poses (P, J, 3) in metres with a (P, J) bool presence mask.
 
     Works on numpy arrays (float32 result) and on torch tensors. Joints not present (and all
     joints of a person whose head is not present) are -1; absent coordinates may be NaN.
     """
     if xyz_m.shape[1:] != (NUM_JOINTS, 3) or present.shape != xyz_m.shape[:2]:
         raise InputError(f"normalise_pose: xyz {tuple(xyz_m.shape)}, present "
-                         f"{tuple(present.shape)}; expected (P, {NUM_JOINTS}, 3), (P, K)")
+                         f"{tuple(present.shape)}; expected (P, {NUM_JOINTS}, 3), (P, J)")
     rel = xyz_m[:, 1:] - xyz_m[:, HEAD_TOP:HEAD_TOP + 1]  # (P, 13, 3)
     norm = 0.5 + rel / _scale(xyz_m)  # (P, 13, 3)
     keep = present[:, 1:] & present[:, HEAD_TOP:HEAD_TOP + 1]  # (P, 13)
@@ -88,7 +88,7 @@ def normalise_pose(xyz_m: Array, present: Array) -> Array:
 
 
 def denormalise_pose(head: Array, x: Array) -> Array:
-    """Poses (P, K, 3) in metres from head_top positions (P, 3) and refiner values (P, 39).
+    """Poses (P, J, 3) in metres from head_top positions (P, 3) and refiner values (P, 39).
 
     Inverse of :func:`normalise_pose` for present joints; numpy (float32) or torch.
     """
@@ -98,8 +98,8 @@ def denormalise_pose(head: Array, x: Array) -> Array:
     norm = x.reshape(-1, NUM_JOINTS - 1, 3)  # (P, 13, 3)
     rest = head[:, None, :] + (norm - 0.5) * _scale(x)  # (P, 13, 3)
     if isinstance(x, torch.Tensor):
-        return torch.cat([head[:, None, :].to(rest.dtype), rest], 1)  # (P, K, 3)
-    return np.concatenate([head[:, None, :], rest], 1).astype(np.float32)  # (P, K, 3)
+        return torch.cat([head[:, None, :].to(rest.dtype), rest], 1)  # (P, J, 3)
+    return np.concatenate([head[:, None, :], rest], 1).astype(np.float32)  # (P, J, 3)
 
 
 def _project(xyz_m: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
@@ -121,7 +121,7 @@ def refine_people(
     if len(people) == 0:
         return people
     xyz = people.xyz_m
-    present = people.detected & np.isfinite(xyz).all(-1)  # (P, K)
+    present = people.detected & np.isfinite(xyz).all(-1)  # (P, J)
     rows = np.flatnonzero(present[:, HEAD_TOP])
     if rows.size == 0:
         return people
@@ -129,21 +129,21 @@ def refine_people(
     x = normalise_pose(xyz[rows], present[rows])  # (R, 39)
     with torch.no_grad():
         y = refiner(torch.from_numpy(x).to(param.device, param.dtype))  # (R, 39)
-    refined = denormalise_pose(xyz[rows, HEAD_TOP], y.float().cpu().numpy())  # (R, K, 3)
+    refined = denormalise_pose(xyz[rows, HEAD_TOP], y.float().cpu().numpy())  # (R, J, 3)
 
     out_xyz = xyz.astype(np.float32, copy=True)
     out_conf = people.confidence.astype(np.float32, copy=True)
     out_uv = people.uv_px.astype(np.float32, copy=True)
     out_detected = people.detected.copy()
     out_detected[rows] &= present[rows]  # a detected slot without finite xyz was filled
-    holes = ~present[rows]  # (R, K)
-    conf = people.confidence[rows]  # (R, K)
+    holes = ~present[rows]  # (R, J)
+    conf = people.confidence[rows]  # (R, J)
     mean_conf = (conf * present[rows]).sum(1) / present[rows].sum(1)  # (R,), head present
     refined[:, HEAD_TOP] = xyz[rows, HEAD_TOP]
     out_xyz[rows] = refined
     out_conf[rows] = np.where(holes, FILLED_CONFIDENCE_FACTOR * mean_conf[:, None], conf)
     if intrinsics is not None:
-        uv = _project(refined.reshape(-1, 3), intrinsics)  # (R K, 2)
+        uv = _project(refined.reshape(-1, 3), intrinsics)  # (R J, 2)
         if distort_px is not None:
             uv = distort_px(uv).astype(np.float32)
         uv = uv.reshape(-1, NUM_JOINTS, 2)

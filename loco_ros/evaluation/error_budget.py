@@ -53,7 +53,7 @@ def with_oracle_depth(people: People, gt_xyz_m: np.ndarray, K: np.ndarray,
                       per_joint: bool = False, max_pixels: float = 16.0) -> People:
     """``people`` with the GT distance of their matched GT person (see the module docstring).
 
-    gt_xyz_m: (G, K, 3) metres, NaN where absent; K: (3, 3) intrinsics of the image the
+    gt_xyz_m: (G, J, 3) metres, NaN where absent; K: (3, 3) intrinsics of the image the
     people's ``uv_px`` refer to. Unmatched people and joints without a GT partner keep their
     distance (``per_joint``) or take their person's ratio. Pixels never move.
     """

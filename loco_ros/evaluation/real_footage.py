@@ -111,7 +111,7 @@ class Model:
 
 
 def draw_reference(image_rgb: np.ndarray, uv_px: np.ndarray) -> np.ndarray:
-    """Copy of the image with reference skeletons (R, K, 2) in thin white lines."""
+    """Copy of the image with reference skeletons (R, J, 2) in thin white lines."""
     canvas = np.ascontiguousarray(image_rgb).copy()
     for person in uv_px:
         for a, b in LIMBS:

@@ -60,7 +60,7 @@ def load_replay(recorded: Path, source: Path, image_topic: str = "/camera/image"
 
 
 def visible_truth(people: People) -> np.ndarray:
-    """(G, K, 3) GT positions with NaN where the joint is not visible in the image."""
+    """(G, J, 3) GT positions with NaN where the joint is not visible in the image."""
     return np.where(people.detected[..., None], people.xyz_m, np.nan)
 
 

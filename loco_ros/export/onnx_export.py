@@ -1,4 +1,4 @@
-"""The network as one ONNX graph: image (1, 3, Hi, Wi) float in [0, 1] -> volume (1, K, D, H, W).
+"""The network as one ONNX graph: image (1, 3, Hi, Wi) float in [0, 1] -> volume (1, J, D, H, W).
 
     network = ImageToVolume(predictor, vha)              # CodePredictor + VHA decoder
     export_onnx(config, predictor, vha, "model.onnx")    # fixed input size, checked, tagged
@@ -185,7 +185,7 @@ def export_onnx(
         bar.update()
         bar.set_postfix_str(stages[2])
         onnx.helper.set_model_props(model, onnx_metadata(model_config, opset))
-        model.doc_string = "loco_ros: image (1,3,Hi,Wi) RGB [0,1] -> volume (1,K,D,H,W)"
+        model.doc_string = "loco_ros: image (1,3,Hi,Wi) RGB [0,1] -> volume (1,J,D,H,W)"
         bar.update()
         bar.set_postfix_str(stages[3])
         _write_atomically(model, path)

@@ -40,8 +40,8 @@ __device__ __forceinline__ float loco_axis_offset(bool inside, float fm, float f
 }
 
 extern "C" __global__ void loco_find_peaks(
-    const float* __restrict__ volume,  // (K, D, H, W) float32, C-contiguous
-    const int K, const int D, const int H, const int W,
+    const float* __restrict__ volume,  // (J, D, H, W) float32, C-contiguous
+    const int J, const int D, const int H, const int W,
     const float threshold,             // strict: value > threshold
     const int neighbourhood,           // 6 (faces) or 26 (3x3x3 cube)
     const int subvoxel,                // 1: write offsets, 0: offsets = 0
@@ -53,7 +53,7 @@ extern "C" __global__ void loco_find_peaks(
 {
     const long long plane = (long long)H * W;
     const long long volume_per_joint = (long long)D * plane;
-    const long long total = (long long)K * volume_per_joint;
+    const long long total = (long long)J * volume_per_joint;
     const long long stride = (long long)blockDim.x * gridDim.x;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += stride) {
         const float v = volume[i];

@@ -1,7 +1,7 @@
 """Evaluation metrics (pure numpy/scipy): JTA joint detection, MPJPE, 3DPCK, VHA peak F1.
 
 Inputs use the letters of docs/CONVENTIONS.md: G ground-truth people, P predicted people,
-K = 14 joints; 3D points in metres (camera optical frame), absent joints NaN.
+J = 14 joints; 3D points in metres (camera optical frame), absent joints NaN.
 
 - :mod:`.jta`: :func:`jta_frame_counts` / :func:`jta_metric`, the LoCO paper's Table 3
   metric (greedy row-then-column minimum matching of joints of the same type, PR/RE/F1 per

@@ -1,7 +1,7 @@
 """Private array helpers shared by the metric modules (pure numpy).
 
 Points are 3D in metres (camera optical frame) with NaN for absent joints; people arrays are
-(N, K, 3) with K = 14 joints (docs/CONVENTIONS.md); distances are Euclidean, in the units of
+(N, J, 3) with J = 14 joints (docs/CONVENTIONS.md); distances are Euclidean, in the units of
 the inputs.
 """
 
@@ -16,7 +16,7 @@ from loco_ros.skeleton import NUM_JOINTS
 
 
 def _as_people_array(x: np.ndarray, name: str, dims: int = 3) -> np.ndarray:
-    """(N, K, dims) float64 copy (3: metres, 2: pixels); InputError on any other shape."""
+    """(N, J, dims) float64 copy (3: metres, 2: pixels); InputError on any other shape."""
     arr = np.asarray(x, np.float64)
     if arr.ndim != 3 or arr.shape[1:] != (NUM_JOINTS, dims):
         raise InputError(f"{name}: expected shape (N, {NUM_JOINTS}, {dims}), got {arr.shape}")
@@ -24,7 +24,7 @@ def _as_people_array(x: np.ndarray, name: str, dims: int = 3) -> np.ndarray:
 
 
 def _per_type(points: np.ndarray | Sequence[np.ndarray], name: str) -> list[np.ndarray]:
-    """(N, K, 3) with NaN holes, or K arrays (n_k, 3) -> K arrays (n_k, 3) of finite points."""
+    """(N, J, 3) with NaN holes, or J arrays (n_j, 3) -> J arrays (n_j, 3) of finite points."""
     if isinstance(points, np.ndarray) and points.ndim == 3:
         arr = _as_people_array(points, name)
         out = []
@@ -33,7 +33,7 @@ def _per_type(points: np.ndarray | Sequence[np.ndarray], name: str) -> list[np.n
             out.append(pts[np.all(np.isfinite(pts), axis=1)])
         return out
     if len(points) != NUM_JOINTS:
-        raise InputError(f"{name}: expected (N, K, 3) or a list of {NUM_JOINTS} (n, 3) arrays")
+        raise InputError(f"{name}: expected (N, J, 3) or a list of {NUM_JOINTS} (n, 3) arrays")
     out = []
     for pts in points:
         pts = np.asarray(pts, np.float64).reshape(-1, 3)
@@ -48,7 +48,7 @@ def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _mean_joint_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, K, C), (M, K, C) -> (N, M) mean distance over joints finite in both (inf if none)."""
+    """(N, J, C), (M, J, C) -> (N, M) mean distance over joints finite in both (inf if none)."""
     diff = a[:, None, :, :] - b[None, :, :, :]
     dist = np.sqrt(np.einsum("nmkc,nmkc->nmk", diff, diff))
     both = np.isfinite(dist)

@@ -1,7 +1,7 @@
 """The LoCO paper's Table 3 JTA joint-detection metric (PR / RE / F1 at distance thresholds).
 
 Greedy row-then-column minimum matching of joints of the same type, PR/RE/F1 per frame
-averaged over frames. Inputs: G ground-truth people, P predicted people, K = 14 joints; 3D
+averaged over frames. Inputs: G ground-truth people, P predicted people, J = 14 joints; 3D
 points in metres (camera optical frame), absent joints NaN; thresholds in metres; scores are
 fractions in [0, 1].
 """
@@ -78,11 +78,11 @@ def jta_frame_counts(
 ) -> JtaCounts:
     """TP / FP / FN of one frame with the JTA joint-detection metric (paper Table 3).
 
-    gt: (G, K, 3) metres, NaN for absent joints (each finite joint is one GT point).
-    pred: (P, K, 3) metres with NaN holes, or a list of K arrays (n_k, 3) of predicted
+    gt: (G, J, 3) metres, NaN for absent joints (each finite joint is one GT point).
+    pred: (P, J, 3) metres with NaN holes, or a list of J arrays (n_j, 3) of predicted
     joints per type. solitary: extra predicted joints (unassigned confident candidates).
     Per joint type: :func:`greedy_row_column_matches` at ``threshold_m``; TP = GT joints
-    left with a match, FP = predictions - TP, FN = GT - TP; summed over the K types.
+    left with a match, FP = predictions - TP, FN = GT - TP; summed over the J types.
     """
     gt_k = _per_type(_as_people_array(gt, "gt"), "gt")
     pred_k = _per_type(pred, "pred")

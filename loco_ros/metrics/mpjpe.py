@@ -1,6 +1,6 @@
 """Person matching and MPJPE (mean per-joint position error, reported in millimetres).
 
-Inputs: G ground-truth people and P predicted people as (G, K, 3) / (P, K, 3) arrays, K = 14
+Inputs: G ground-truth people and P predicted people as (G, J, 3) / (P, J, 3) arrays, J = 14
 joints, 3D points in metres (camera optical frame), absent joints NaN. Holds the Hungarian
 person matching (mean joint distance cost, metres) and the root alignment helpers
 ("absolute", "hips", "head_top") shared with 3DPCK.
@@ -22,7 +22,7 @@ def match_people_hungarian(
 ) -> np.ndarray:
     """One-to-one GT/prediction person matching minimising the mean joint distance.
 
-    gt: (G, K, 3), pred: (P, K, 3) metres with NaN for absent joints. The cost of a pair is
+    gt: (G, J, 3), pred: (P, J, 3) metres with NaN for absent joints. The cost of a pair is
     the mean 3D distance over joints finite in both; pairs with no common joint, or with
     cost > ``max_distance_m`` (when given), are never matched.
     Returns (N, 2) int64 rows (gt index, pred index), sorted by gt index.
@@ -34,7 +34,7 @@ def match_people_hungarian(
 def match_people_in_image(
     gt_uv_px: np.ndarray, pred_uv_px: np.ndarray, max_pixels: float | None = None
 ) -> np.ndarray:
-    """:func:`match_people_hungarian` on image positions: gt (G, K, 2), pred (P, K, 2)
+    """:func:`match_people_hungarian` on image positions: gt (G, J, 2), pred (P, J, 2)
     pixels with NaN for absent joints; the cost is the mean pixel distance of common joints,
     so people match however wrong their depth is."""
     return _match_by_mean_distance(_as_people_array(gt_uv_px, "gt_uv_px", 2),
@@ -43,7 +43,7 @@ def match_people_in_image(
 
 def _match_by_mean_distance(g: np.ndarray, p: np.ndarray, max_cost: float | None,
                             gt_scale: np.ndarray | None = None) -> np.ndarray:
-    """Hungarian matching of (G, K, C) and (P, K, C) people on their mean joint distance,
+    """Hungarian matching of (G, J, C) and (P, J, C) people on their mean joint distance,
     divided per GT person by ``gt_scale`` (G,) when given."""
     if g.shape[0] == 0 or p.shape[0] == 0:
         return np.zeros((0, 2), np.int64)
@@ -57,7 +57,7 @@ def _match_by_mean_distance(g: np.ndarray, p: np.ndarray, max_cost: float | None
 
 
 def _root(people: np.ndarray, alignment: str) -> np.ndarray:
-    """(N, K, 3) -> (N, 3) root per person (NaN when it cannot be formed)."""
+    """(N, J, 3) -> (N, 3) root per person (NaN when it cannot be formed)."""
     if alignment == "hips":
         return people[:, list(_HIPS)].mean(axis=1)  # NaN if either hip is missing
     if alignment == "head_top":
@@ -79,7 +79,7 @@ def mpjpe_mm(
 ) -> float:
     """Mean per-joint position error of matched people, in **millimetres**.
 
-    gt: (G, K, 3), pred: (P, K, 3) metres, NaN for absent joints. pairs: (N, 2) from
+    gt: (G, J, 3), pred: (P, J, 3) metres, NaN for absent joints. pairs: (N, 2) from
     :func:`match_people_hungarian` (computed when None). The mean runs over every joint
     finite in both members of every pair (unmatched people and holes are ignored: report it
     together with a detection score). alignment: "absolute" (camera frame), "hips" (both

@@ -1,6 +1,6 @@
 """PandaNet's 3DPCK@150mm with camera-distance bins and a per-joint / per-group breakdown.
 
-Inputs: (G, K, 3) ground truth and (P, K, 3) predictions, K = 14 joints, 3D points in metres
+Inputs: (G, J, 3) ground truth and (P, J, 3) predictions, J = 14 joints, 3D points in metres
 (camera optical frame), absent joints NaN. Thresholds and distance bin edges in metres;
 3DPCK values are fractions in [0, 1] (the tables print them as %).
 """
@@ -42,7 +42,7 @@ def _bin_labels(edges: Sequence[float]) -> tuple[str, ...]:
 class PckCounts:
     """Additive 3DPCK counts (sum frames with ``+``).
 
-    correct_by_joint, total_by_joint: (K,) int64 over all evaluated GT joints.
+    correct_by_joint, total_by_joint: (J,) int64 over all evaluated GT joints.
     correct_by_bin, total_by_bin: (NB,) int64, NB = len(bin_edges_m) + 1, by the GT person's
     camera distance. people_gt / people_matched: evaluated GT people / those with a match.
     """
@@ -95,7 +95,7 @@ class PckCounts:
         return out
 
     def by_joint(self) -> dict[str, float]:
-        """{joint name: 3DPCK} for the K joints plus "all" (fractions)."""
+        """{joint name: 3DPCK} for the J joints plus "all" (fractions)."""
         pck = _safe_ratio(self.correct_by_joint, self.total_by_joint)
         out = {name: float(v) for name, v in zip(JOINT_NAMES, pck, strict=True)}
         out["all"] = self.pck
@@ -114,13 +114,13 @@ class PckCounts:
 
 
 def person_distance_m(people: np.ndarray) -> np.ndarray:
-    """(N, K, 3) metres -> (N,) camera distance of each person (m).
+    """(N, J, 3) metres -> (N,) camera distance of each person (m).
 
     ||hip midpoint||, or ||mean of the finite joints|| when a hip is missing; NaN if the
     person has no finite joint.
     """
     root = _root(people, "hips")
-    finite = np.all(np.isfinite(people), axis=2, keepdims=True)  # (N, K, 1)
+    finite = np.all(np.isfinite(people), axis=2, keepdims=True)  # (N, J, 1)
     count = finite.sum(axis=1)  # (N, 1)
     total = np.where(finite, people, 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -140,7 +140,7 @@ def pck3d(
 ) -> PckCounts:
     """PandaNet's 3DPCK@150mm counts for one frame (add frames with ``+``).
 
-    gt: (G, K, 3), pred: (P, K, 3) metres, NaN for absent joints (a GT person with no finite
+    gt: (G, J, 3), pred: (P, J, 3) metres, NaN for absent joints (a GT person with no finite
     joint is ignored). Protocol (PandaNet Sec. 4): a joint is correct if its 3D error is
     < ``threshold_m`` (150 mm); every joint of a GT person with no matched prediction is
     wrong. PandaNet regresses pelvis-centred poses and its per-joint results (spines 99.9%
@@ -169,7 +169,7 @@ def pck3d(
     matched = np.full(g.shape[0], -1, np.int64)
     matched[pairs[:, 0]] = pairs[:, 1]
 
-    present = np.all(np.isfinite(g), axis=2)  # (G, K)
+    present = np.all(np.isfinite(g), axis=2)  # (G, J)
     correct = np.zeros_like(present)
     has = np.flatnonzero((matched >= 0) & evaluable)
     if has.size:

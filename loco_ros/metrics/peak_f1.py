@@ -1,7 +1,7 @@
 """The VHA's peak-detection F1 at 0 / 1 / 2 voxels (LoCO paper Table 2).
 
 GT and predicted peaks are voxel coordinates (d, h, w) of the volumetric heatmap, per joint
-type (K = 14); the match tolerance is a Euclidean distance in voxels; precision, recall and
+type (J = 14); the match tolerance is a Euclidean distance in voxels; precision, recall and
 F1 are fractions in [0, 1].
 """
 
@@ -55,7 +55,7 @@ def peak_f1(
 ) -> PeakCounts:
     """Peak-detection counts of a decoded volume against its GT peaks (paper Table 2).
 
-    gt_voxels: K arrays (n_k, 3) of integer GT voxels (d, h, w) per joint type.
+    gt_voxels: J arrays (n_j, 3) of integer GT voxels (d, h, w) per joint type.
     pred_peaks: predicted peaks; their continuous voxels are rounded to the nearest integer
     voxel first when ``round_pred`` (the authors' peaks are integer voxels).
     A prediction matches a GT peak of the same type when their **Euclidean** voxel distance

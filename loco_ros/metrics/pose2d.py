@@ -1,8 +1,8 @@
 """2D metrics against a reference on real footage (no 3D ground truth exists there).
 
-Inputs: R reference people and P predicted people as (R, K, 2) / (P, K, 2) pixel arrays of
-the same image, K = 14 joints, NaN for absent joints; the reference also has a per-joint
-visibility (R, K) in [0, 1].
+Inputs: R reference people and P predicted people as (R, J, 2) / (P, J, 2) pixel arrays of
+the same image, J = 14 joints, NaN for absent joints; the reference also has a per-joint
+visibility (R, J) in [0, 1].
 
 - A person's height is the vertical extent of its visible reference joints (pixels).
 - Two people match when the mean pixel distance of their common joints is at most
@@ -27,14 +27,14 @@ VISIBLE = 0.5  # reference joints with visibility >= this are the visible ones
 
 
 def visible_joints(ref_uv_px: np.ndarray, visibility: np.ndarray) -> np.ndarray:
-    """(R, K, 2) reference pixels with NaN where visibility < VISIBLE."""
+    """(R, J, 2) reference pixels with NaN where visibility < VISIBLE."""
     uv = _as_people_array(ref_uv_px, "ref_uv_px", 2).copy()
     uv[np.asarray(visibility) < VISIBLE] = np.nan
     return uv
 
 
 def person_height_px(uv_px: np.ndarray) -> np.ndarray:
-    """(N, K, 2) -> (N,) vertical extent of the finite joints in pixels (0 if none)."""
+    """(N, J, 2) -> (N,) vertical extent of the finite joints in pixels (0 if none)."""
     y = np.asarray(uv_px, np.float64)[..., 1]
     finite = np.isfinite(y)
     lo = np.where(finite, y, np.inf).min(axis=1)
@@ -75,8 +75,8 @@ class Pose2dCounts:
 
 def frame_counts(ref_visible_uv_px: np.ndarray, pred_uv_px: np.ndarray, countable_ref:
                  np.ndarray, alpha: float = 0.2, max_mean_error: float = 0.5) -> Pose2dCounts:
-    """Counts of one image. ``ref_visible_uv_px`` (R, K, 2) from :func:`visible_joints`,
-    ``pred_uv_px`` (P, K, 2), ``countable_ref`` (R,) bool from :func:`countable`."""
+    """Counts of one image. ``ref_visible_uv_px`` (R, J, 2) from :func:`visible_joints`,
+    ``pred_uv_px`` (P, J, 2), ``countable_ref`` (R,) bool from :func:`countable`."""
     ref = _as_people_array(ref_visible_uv_px, "ref_visible_uv_px", 2)
     pred = _as_people_array(pred_uv_px, "pred_uv_px", 2)
     height = np.maximum(person_height_px(ref), 1.0)
@@ -84,7 +84,7 @@ def frame_counts(ref_visible_uv_px: np.ndarray, pred_uv_px: np.ndarray, countabl
     counted = np.asarray(countable_ref, bool)
     ignored_pred = {int(p) for r, p in pairs if not counted[r]}
     pairs = np.array([(r, p) for r, p in pairs if counted[r]], np.int64).reshape(-1, 2)
-    dist = np.linalg.norm(ref[pairs[:, 0]] - pred[pairs[:, 1]], axis=2)  # (M, K)
+    dist = np.linalg.norm(ref[pairs[:, 0]] - pred[pairs[:, 1]], axis=2)  # (M, J)
     visible = np.isfinite(ref[pairs[:, 0], :, 0])
     correct = visible & (dist <= alpha * height[pairs[:, 0]][:, None])  # NaN pred: wrong
     return Pose2dCounts(

@@ -100,8 +100,8 @@ class MotAccumulator:
     ) -> None:
         """Add one frame.
 
-        gt_ids: G unique identities (any hashable, compared as str); gt_xyz: (G, K, 3) m.
-        hyp_ids: H track ids ("" = tentative); hyp_xyz: (H, K, 3) m. NaN joints allowed.
+        gt_ids: G unique identities (any hashable, compared as str); gt_xyz: (G, J, 3) m.
+        hyp_ids: H track ids ("" = tentative); hyp_xyz: (H, J, 3) m. NaN joints allowed.
         """
         gt_keys = [str(g) for g in gt_ids]
         gt = _people(gt_xyz, len(gt_keys), "gt_xyz")
@@ -192,7 +192,7 @@ def evaluate_tracking(
 ) -> MotCounts:
     """CLEAR-MOT counts of one sequence.
 
-    frames: iterable of ``(gt_ids, gt_xyz (G, K, 3), hyp_ids, hyp_xyz (H, K, 3))``, metres.
+    frames: iterable of ``(gt_ids, gt_xyz (G, J, 3), hyp_ids, hyp_xyz (H, J, 3))``, metres.
     """
     acc = MotAccumulator(match_threshold_m, ignore_unconfirmed)
     for gt_ids, gt_xyz, hyp_ids, hyp_xyz in frames:

@@ -10,7 +10,7 @@ from loco_ros.model.vha import VolumetricHeatmapAutoencoder
 
 
 class ImageToVolume(nn.Module):
-    """Code predictor followed by the VHA decoder: (B, 3, Hi, Wi) in [0, 1] -> (B, K, D, H, W).
+    """Code predictor followed by the VHA decoder: (B, 3, Hi, Wi) in [0, 1] -> (B, J, D, H, W).
 
     The output is the decoded volumetric heatmap (non-negative, the VHA ends with a ReLU).
     """
@@ -26,9 +26,9 @@ class ImageToVolume(nn.Module):
 
     @property
     def output_shape(self) -> tuple[int, int, int, int]:
-        """(K, D, H, W) of one volume."""
+        """(J, D, H, W) of one volume."""
         return self.vha.heatmap_shape
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """Decoded volume (B, K, D, H, W) float of images (B, 3, Hi, Wi) float in [0, 1]."""
+        """Decoded volume (B, J, D, H, W) float of images (B, 3, Hi, Wi) float in [0, 1]."""
         return self.vha.decode(self.predictor(image))

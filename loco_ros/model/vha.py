@@ -1,6 +1,6 @@
 """Volumetric Heatmap Autoencoder (VHA), paper Sec. 3.2 and Table 1.
 
-The encoder compresses K per-joint volumetric heatmaps (B, K, D, H, W) into one code
+The encoder compresses J per-joint volumetric heatmaps (B, J, D, H, W) into one code
 (B, C, Hc, Wc); the decoder maps a code (the Code Predictor's output at test time) back to
 heatmaps. Three versions differ in channel divisors d and strides s (Table 1):
 
@@ -9,9 +9,9 @@ heatmaps. Three versions differ in channel divisors d and strides s (Table 1):
     v3: d = (2, 4, 8), s = (2, 2, 2)    code D/8 x H/8 x W/8
 
 Encoder ("e-c2d" then "e-c3d"): every joint's (D, H, W) volume is a 2D image with D channels,
-processed by three Conv2d + ReLU (kernel 5, padding 2, weights shared by the K joints); the K
-results are stacked as channels of a 3D volume (C, Hc, Wc) and fused by Conv3d K -> 4 -> 1
-(kernel 5, padding 2, ReLU). Decoder: Conv3d 1 -> 4 -> K with ReLU, then per joint three
+processed by three Conv2d + ReLU (kernel 5, padding 2, weights shared by the J joints); the J
+results are stacked as channels of a 3D volume (C, Hc, Wc) and fused by Conv3d J -> 4 -> 1
+(kernel 5, padding 2, ReLU). Decoder: Conv3d 1 -> 4 -> J with ReLU, then per joint three
 Conv2d (kernel 5) with channels D/d3 -> D/d2 -> D/d1 -> D; decoder layer i is followed by a
 bilinear x2 upsampling when the encoder's stride s_i is 2, then a ReLU. For v2 this is exactly
 the authors' order (79->79, x2, ReLU; 79->158, x2, ReLU; 158->316, ReLU); for v1 and v3 it
@@ -93,13 +93,13 @@ class VolumetricHeatmapAutoencoder(nn.Module):
         )
         self.code_shape: tuple[int, int, int] = code_shape(grid, version)
         self.upsample: tuple[bool, bool, bool] = tuple(s == 2 for s in strides)  # type: ignore
-        # Encoder, per joint (weights shared over K): D -> D/d1 -> D/d2 -> D/d3.
+        # Encoder, per joint (weights shared over J): D -> D/d1 -> D/d2 -> D/d3.
         self.enc = nn.ModuleList([_conv2d(ch[i], ch[i + 1], strides[i]) for i in range(3)])
-        # Fuser over (joints as channels, C as depth, Hc, Wc): K -> 4 -> 1.
+        # Fuser over (joints as channels, C as depth, Hc, Wc): J -> 4 -> 1.
         self.fuse = nn.ModuleList(
             [_conv3d(NUM_JOINTS, FUSER_CHANNELS), _conv3d(FUSER_CHANNELS, 1)]
         )
-        # Defuser 1 -> 4 -> K, then per joint D/d3 -> D/d2 -> D/d1 -> D.
+        # Defuser 1 -> 4 -> J, then per joint D/d3 -> D/d2 -> D/d1 -> D.
         self.defuse = nn.ModuleList(
             [_conv3d(1, FUSER_CHANNELS), _conv3d(FUSER_CHANNELS, NUM_JOINTS)]
         )
@@ -111,34 +111,34 @@ class VolumetricHeatmapAutoencoder(nn.Module):
                              f"{tuple(x.shape)}")
 
     def encode(self, heatmap: torch.Tensor) -> torch.Tensor:
-        """Compress heatmaps (B, K, D, H, W) into a code (B, C, Hc, Wc)."""
+        """Compress heatmaps (B, J, D, H, W) into a code (B, C, Hc, Wc)."""
         self._check(heatmap, self.heatmap_shape, "encode input")
         _, depth, height, width = self.heatmap_shape
         c, hc, wc = self.code_shape
-        x = heatmap.reshape(-1, depth, height, width)  # (B*K, D, H, W)
+        x = heatmap.reshape(-1, depth, height, width)  # (B*J, D, H, W)
         for conv in self.enc:
             x = F.relu(conv(x))
-        x = x.reshape(-1, self.num_joints, c, hc, wc)  # (B, K, C, Hc, Wc)
+        x = x.reshape(-1, self.num_joints, c, hc, wc)  # (B, J, C, Hc, Wc)
         for conv in self.fuse:
             x = F.relu(conv(x))
         return x.reshape(-1, c, hc, wc)  # (B, C, Hc, Wc)
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
-        """Decompress a code (B, C, Hc, Wc) into non-negative heatmaps (B, K, D, H, W)."""
+        """Decompress a code (B, C, Hc, Wc) into non-negative heatmaps (B, J, D, H, W)."""
         self._check(code, self.code_shape, "decode input")
         _, depth, height, width = self.heatmap_shape
         c, hc, wc = self.code_shape
         x = code.unsqueeze(1)  # (B, 1, C, Hc, Wc)
         for conv in self.defuse:
             x = F.relu(conv(x))
-        x = x.reshape(-1, c, hc, wc)  # (B*K, C, Hc, Wc)
+        x = x.reshape(-1, c, hc, wc)  # (B*J, C, Hc, Wc)
         for conv, up in zip(self.dec, self.upsample, strict=True):
             x = conv(x)
             if up:
                 x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
             x = F.relu(x)
-        return x.reshape(-1, self.num_joints, depth, height, width)  # (B, K, D, H, W)
+        return x.reshape(-1, self.num_joints, depth, height, width)  # (B, J, D, H, W)
 
     def forward(self, heatmap: torch.Tensor) -> torch.Tensor:
-        """Reconstruction ``decode(encode(heatmap))``, (B, K, D, H, W) -> (B, K, D, H, W)."""
+        """Reconstruction ``decode(encode(heatmap))``, (B, J, D, H, W) -> (B, J, D, H, W)."""
         return self.decode(self.encode(heatmap))

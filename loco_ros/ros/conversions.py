@@ -15,12 +15,12 @@ RCLPY_POSE_CLASSES = PoseMessageClasses(
 
 
 def people_to_msg(people: People, header: Header) -> Pose3DArray:
-    """Pose3DArray with one Person3D per person of ``people`` (P x K arrays, metres, pixels)."""
+    """Pose3DArray with one Person3D per person of ``people`` (P x J arrays, metres, pixels)."""
     return build_pose_array(people, header, RCLPY_POSE_CLASSES)
 
 
 def msg_to_people(msg: Pose3DArray) -> People:
-    """People (P x K arrays) from a Pose3DArray; the inverse of :func:`people_to_msg`."""
+    """People (P x J arrays) from a Pose3DArray; the inverse of :func:`people_to_msg`."""
     return pose_array_to_people(msg)
 
 

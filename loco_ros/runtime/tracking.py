@@ -7,7 +7,7 @@ Per frame (:meth:`PersonTracker.update`):
 
 1. A stamp earlier than the previous one (a bag played in a loop) resets every track; the
    id counter is kept, so ids are never reused within a run.
-2. Prediction: constant velocity of the person. Each track keeps its last pose (K, 3) and a
+2. Prediction: constant velocity of the person. Each track keeps its last pose (J, 3) and a
    person velocity (3,): the mean displacement of the joints seen in both of two
    consecutive observations divided by their time gap, exponentially averaged with a 0.5 s
    time constant starting from 0 (frame-to-frame differences of noisy detections are far
@@ -165,12 +165,12 @@ class OneEuroFilter:
 def mean_joint_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Mean 3D distance over the joints finite in both.
 
-    a: (T, K, 3), b: (P, K, 3) metres -> (T, P) float64 metres, inf where no joint is shared.
+    a: (T, J, 3), b: (P, J, 3) metres -> (T, P) float64 metres, inf where no joint is shared.
     """
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
-    fa = np.all(np.isfinite(a), axis=2)  # (T, K)
-    fb = np.all(np.isfinite(b), axis=2)  # (P, K)
+    fa = np.all(np.isfinite(a), axis=2)  # (T, J)
+    fb = np.all(np.isfinite(b), axis=2)  # (P, J)
     a0 = np.where(fa[..., None], a, 0.0)
     b0 = np.where(fb[..., None], b, 0.0)
     total = np.zeros((a.shape[0], b.shape[0]))
@@ -200,7 +200,7 @@ class _Tracks:
         self.hits = np.zeros(0, np.int64)  # consecutive matched frames
         self.misses = np.zeros(0, np.int64)  # consecutive missed frames
         self.track_id: list[str] = []  # "" while tentative
-        # One Euro state per joint coordinate (x_hat, dx_hat, t_prev), (T, K, 3) each.
+        # One Euro state per joint coordinate (x_hat, dx_hat, t_prev), (T, J, 3) each.
         self.filt_x = np.zeros((0, NUM_JOINTS, 3))
         self.filt_dx = np.zeros((0, NUM_JOINTS, 3))
         self.filt_t = np.zeros((0, NUM_JOINTS, 3))
@@ -209,7 +209,7 @@ class _Tracks:
         return len(self.track_id)
 
     def predict(self, stamp_s: float) -> np.ndarray:
-        """(T, K, 3) constant-velocity poses at ``stamp_s``."""
+        """(T, J, 3) constant-velocity poses at ``stamp_s``."""
         age = np.maximum(stamp_s - self.last_seen_s, 0.0)
         return self.xyz + self.velocity[:, None, :] * age[:, None, None]
 
@@ -221,7 +221,7 @@ class _Tracks:
         self.track_id = [self.track_id[i] for i in np.arange(len(self))[keep]]
 
     def append(self, xyz: np.ndarray, stamp_s: float) -> None:
-        """Start N tentative tracks at poses xyz (N, K, 3)."""
+        """Start N tentative tracks at poses xyz (N, J, 3)."""
         n = xyz.shape[0]
         self.xyz = np.concatenate([self.xyz, xyz])
         self.velocity = np.concatenate([self.velocity, np.zeros((n, 3))])
@@ -261,7 +261,7 @@ class PersonTracker:
     def update(self, people: People, stamp_s: float) -> People:
         """Track one frame.
 
-        people: P detected people, xyz_m (P, K, 3) metres (NaN holes allowed).
+        people: P detected people, xyz_m (P, J, 3) metres (NaN holes allowed).
         stamp_s: frame time (s); a stamp earlier than the previous one resets the tracker.
         Returns the same people (same order, joints One-Euro-smoothed when enabled) with
         ``track_id`` filled: the id of a confirmed track, "" for tentative ones.
@@ -332,12 +332,12 @@ class PersonTracker:
     def _correct(
         self, rows: np.ndarray, det: np.ndarray, predicted: np.ndarray, stamp_s: float
     ) -> None:
-        """Fold matched detections det (M, K, 3) into the tracks at ``rows`` (M,)."""
+        """Fold matched detections det (M, J, 3) into the tracks at ``rows`` (M,)."""
         if rows.size == 0:
             return
         t = self._tracks
         dt = stamp_s - t.last_seen_s[rows]
-        seen = np.all(np.isfinite(det), axis=2)  # (M, K)
+        seen = np.all(np.isfinite(det), axis=2)  # (M, J)
         common = seen & np.all(np.isfinite(t.xyz[rows]), axis=2)
         n_common = common.sum(axis=1)
         shift = np.where(common[..., None], det - t.xyz[rows], 0.0).sum(axis=1)
@@ -360,7 +360,7 @@ class PersonTracker:
                 self._next_id += 1
 
     def _smooth(self, owner: np.ndarray, det: np.ndarray, stamp_s: float) -> np.ndarray:
-        """One Euro step for every track that got a detection; (P, K, 3) smoothed poses."""
+        """One Euro step for every track that got a detection; (P, J, 3) smoothed poses."""
         t = self._tracks
         rows = np.flatnonzero(owner >= 0)
         x = det[owner[rows]]

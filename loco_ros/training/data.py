@@ -53,7 +53,7 @@ def draw_scene(seed: int, index: int, config: SceneConfig, stream: int = 0) -> S
 
 
 def heatmap_of(scene: Scene, grid: GridConfig, sigma: float | None = None) -> np.ndarray:
-    """GT volumetric heatmap (K, D, H, W) of a scene (all joints in the image, occluded
+    """GT volumetric heatmap (J, D, H, W) of a scene (all joints in the image, occluded
     ones included, as the authors)."""
     if sigma is not None and sigma != grid.sigma:
         from dataclasses import replace
@@ -63,7 +63,7 @@ def heatmap_of(scene: Scene, grid: GridConfig, sigma: float | None = None) -> np
 
 
 def gt_voxels_per_joint(scene: Scene, grid: GridConfig) -> list[np.ndarray]:
-    """K arrays (n_k, 3) of the integer GT voxels (rounded continuous voxels) per joint."""
+    """J arrays (n_j, 3) of the integer GT voxels (rounded continuous voxels) per joint."""
     voxel, valid = encode_joints_to_voxels(scene.joints_xyz_m, scene.K, grid)
     out = []
     for k in range(NUM_JOINTS):
@@ -73,7 +73,7 @@ def gt_voxels_per_joint(scene: Scene, grid: GridConfig) -> list[np.ndarray]:
 
 
 def gt_people(scene: Scene, grid: GridConfig | None = None) -> np.ndarray:
-    """GT people (P, K, 3) metres for the metrics: joints in front of the camera and inside
+    """GT people (P, J, 3) metres for the metrics: joints in front of the camera and inside
     the image (``scene.visible``); others NaN. With ``grid``, joints whose network depth
     falls outside the grid's depth range are also removed (they cannot be detected)."""
     xyz = scene.joints_xyz_m.astype(np.float64).copy()

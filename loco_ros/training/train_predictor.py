@@ -93,7 +93,7 @@ def scale_crop(image: np.ndarray, K: np.ndarray, rng: np.random.Generator, amoun
 def make_sample(index: int, seed: int, config: ModelConfig, scene_cfg, stream: int,
                 jitter: float, scale_aug: float, photos: PhotoBank | None = None,
                 mix: RealImageMix | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(image (3, Hi, Wi) float32 in [0, 1], GT heatmap (K, D, H, W)) of sample ``index``.
+    """(image (3, Hi, Wi) float32 in [0, 1], GT heatmap (J, D, H, W)) of sample ``index``.
 
     With ``photos``: a ``mix.negative`` share of samples is a real photograph alone (empty
     heatmap), and a ``mix.background`` share of the others has the rendered people over a

@@ -42,14 +42,14 @@ LEG_JOINTS = (9, 10, 12, 13)
 
 
 def pose_pool(seed: int, scenes: int, config, stream: int = 0) -> np.ndarray:
-    """(N, K, 3) float32 GT poses (camera frame, metres) of ``scenes`` synthetic scenes."""
+    """(N, J, 3) float32 GT poses (camera frame, metres) of ``scenes`` synthetic scenes."""
     poses = [draw_scene(seed, i, config, stream).joints_xyz_m for i in range(scenes)]
     return np.concatenate(poses, 0).astype(np.float32)
 
 
 def corrupt(poses: np.ndarray, rng: np.random.Generator, noise_max: float, drop_max: float,
             drop_legs: float) -> tuple[np.ndarray, np.ndarray]:
-    """Noisy poses (B, K, 3) and the (B, K) presence mask (head always present)."""
+    """Noisy poses (B, J, 3) and the (B, J) presence mask (head always present)."""
     b = poses.shape[0]
     sigma = rng.uniform(0.0, noise_max, (b, 1, 1))
     noisy = poses + rng.standard_normal(poses.shape) * sigma

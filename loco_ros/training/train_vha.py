@@ -104,7 +104,7 @@ def vha_peak_counts(
     decode: DecodeConfig,
     device: torch.device | str = "cpu",
 ) -> dict[int, PeakCounts]:
-    """Peak counts at 0/1/2 voxels of the VHA round trip on GT heatmaps (K, D, H, W)."""
+    """Peak counts at 0/1/2 voxels of the VHA round trip on GT heatmaps (J, D, H, W)."""
     counts = {t: PeakCounts() for t in TOLERANCES}
     cfg = replace(decode, subvoxel=False)
     vha.eval()
