@@ -218,3 +218,30 @@ def test_efficientnet_model_exports_to_onnx_runtime(tmp_path: Path) -> None:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: image.numpy()})[0]
     np.testing.assert_allclose(got, expected, atol=2e-4)
+
+
+# Measured on the whole held-out real sets (weights/demo/logs/real_heldout/real_metrics.md):
+# vtest.avi frames 450-794 precision 0.915, recall 0.729; people-free stills 0.233 people per
+# image (the model before real images: 0.504 / 0.719 and 1.279). The floors below sit under
+# what this test's own subset measures; the issue's targets (0.90 / 0.90 / 0.05) are
+# tracked in the issue, not asserted here.
+REAL_PRECISION_FLOOR = 0.80  # subset: 0.933
+REAL_RECALL_FLOOR = 0.60  # subset: 0.718
+PEOPLE_FREE_CEILING = 0.5  # subset: 0.18 (22 stills)
+
+
+@pytest.mark.slow
+def test_shipped_model_on_held_out_real_material() -> None:
+    from loco_ros.evaluation import real_footage
+
+    video = fetched(real_material.vtest_video)
+    stills = fetched(real_material.people_free_stills)[::4]
+    labels = REPO / real_footage.LABELS_DIR / "vtest.json"
+    model = real_footage.Model.load(DEMO)
+    frames = range(real_footage.VTEST_TEST_FRAMES[0], real_footage.VTEST_TEST_FRAMES[1], 23)
+    result, _ = real_footage.evaluate_video(model, video, labels, frames, overlay_frames=0,
+                                            progress=False)
+    assert result["precision"] >= REAL_PRECISION_FLOOR, result
+    assert result["recall"] >= REAL_RECALL_FLOOR, result
+    free, _ = real_footage.evaluate_people_free(model, stills, progress=False)
+    assert free["people_per_image"] <= PEOPLE_FREE_CEILING, free
