@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from loco_ros.data.video import nominal_K, video_frames
 from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.metrics import Pose2dCounts, countable, frame_counts, visible_joints
 from loco_ros.metrics.tables import format_markdown_table
@@ -45,33 +46,6 @@ VTEST_TRAIN_FRAMES = (0, 400)
 VTEST_TUNE_FRAMES = (400, 450)
 VTEST_TEST_FRAMES = (450, 795)
 LABELS_DIR = "data/real/labels"
-
-
-def nominal_K(width: int, height: int, focal_px: float | None = None) -> np.ndarray:
-    """(3, 3) intrinsics of an uncalibrated image: focal ``focal_px`` (default the width),
-    principal point at the image centre."""
-    f = float(focal_px or width)
-    return np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
-
-
-def video_frames(path: str | Path, indices: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, (H, W, 3) uint8 RGB) of the wanted 0-based frames, decoding in order."""
-    wanted = sorted(set(int(i) for i in indices))
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise OSError(f"cannot open video {path}")
-    try:
-        index, cursor = 0, 0
-        while cursor < len(wanted):
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            if index == wanted[cursor]:
-                yield index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                cursor += 1
-            index += 1
-    finally:
-        capture.release()
 
 
 @dataclass

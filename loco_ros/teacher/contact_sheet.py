@@ -15,28 +15,13 @@ import cv2
 import numpy as np
 
 from loco_ros.data import real_material
+from loco_ros.data.video import video_frames
 from loco_ros.skeleton import LIMBS
 from loco_ros.teacher.labels import FrameLabels, load_labels
 
 PANELS = (("vtest", real_material.vtest_video, (0, 200, 400, 600, 780)),
           ("sports2d", real_material.sports2d_video, (0, 100, 200)))
 PANEL_WIDTH = 640
-
-
-def read_frames(video: Path, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
-    """BGR frames at the given decoded indices (sequential decode, as the labeller)."""
-    cap = cv2.VideoCapture(str(video))
-    out: dict[int, np.ndarray] = {}
-    i = 0
-    while len(out) < len(indices):
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        if i in indices:
-            out[i] = bgr
-        i += 1
-    cap.release()
-    return out
 
 
 def draw_frame(bgr: np.ndarray, frame: FrameLabels, title: str) -> np.ndarray:
@@ -65,7 +50,8 @@ def contact_sheet(labels_dir: Path, columns: int = 2) -> np.ndarray:
     for name, video_fn, indices in PANELS:
         labels = load_labels(labels_dir / f"{name}.json")
         by_index = {f.index: f for f in labels.frames}
-        for i, bgr in read_frames(video_fn(), indices).items():
+        for i, rgb in video_frames(video_fn(), indices):
+            bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
             panels.append(draw_frame(bgr, by_index[i], f"{name} frame {i}"))
     height = max(p.shape[0] for p in panels)
     panels = [cv2.copyMakeBorder(p, 0, height - p.shape[0], 0, 0, cv2.BORDER_CONSTANT)

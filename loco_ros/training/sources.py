@@ -124,7 +124,7 @@ class TeacherVideoSource:
                  seed: int = 0) -> None:
         import cv2
 
-        from loco_ros.evaluation.real_footage import nominal_K, video_frames
+        from loco_ros.data.video import nominal_K, video_frames
         from loco_ros.teacher.labels import load_labels
 
         found = load_labels(labels)
