@@ -16,7 +16,7 @@ from loco_ros.data import real_material
 from loco_ros.decoding.lifting import project_to_image
 from loco_ros.metrics import countable, frame_counts, visible_joints
 from loco_ros.skeleton import NUM_JOINTS, STANDING_POSE_M
-from loco_ros.teacher.pseudo3d import pseudo_3d_people
+from loco_ros.teacher.pseudo3d import RENDERED_CHAIN_M, body_chain_m, pseudo_3d_people
 from loco_ros.training.real_images import PhotoBank, RealImageMix, composite
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,8 +35,14 @@ def fetched(function, *args):
 # ---------------------------------------------------------------------------- pseudo-3D
 
 
+def _rendered_size_standing_pose() -> np.ndarray:
+    """STANDING_POSE_M hip-centred and scaled to the renders' body chain (metres)."""
+    world = STANDING_POSE_M - STANDING_POSE_M[[8, 11]].mean(axis=0)
+    return world * (RENDERED_CHAIN_M / body_chain_m(world))
+
+
 def test_pseudo_3d_keeps_teacher_pixels_and_finds_the_distance() -> None:
-    world = STANDING_POSE_M - STANDING_POSE_M[[8, 11]].mean(axis=0)  # hip-centred, metres
+    world = _rendered_size_standing_pose()
     camera = world + np.array([1.0, 0.5, 12.0])
     uv = project_to_image(camera, K_TEST)[None]
     vis = np.ones((1, NUM_JOINTS))
@@ -47,6 +53,27 @@ def test_pseudo_3d_keeps_teacher_pixels_and_finds_the_distance() -> None:
     np.testing.assert_allclose(project_to_image(out[0, keep], K_TEST), uv[0, keep], atol=1e-6)
     # depth from the shape's size: within 2 % of the true 12 m for a fronto-parallel person
     assert abs(np.nanmedian(out[0, :, 2]) - 12.0) < 0.24
+
+
+def test_pseudo_3d_gives_every_teacher_body_the_rendered_stature() -> None:
+    """BlazePose's world shape is smaller than the renders' people (chain 1.54 vs 1.63 m):
+    the same pixels must give the same depth whatever the size of the teacher's shape."""
+    world = _rendered_size_standing_pose()
+    uv = project_to_image(world + np.array([0.0, 0.0, 10.0]), K_TEST)[None]
+    vis = np.ones((1, NUM_JOINTS))
+    full = pseudo_3d_people(uv, vis, world[None], K_TEST)
+    small = pseudo_3d_people(uv, vis, 0.94 * world[None], K_TEST)
+    np.testing.assert_allclose(small, full, atol=1e-9)
+    assert abs(np.median(full[0, :, 2]) - 10.0) < 0.2
+
+
+def test_rendered_chain_is_the_renders_mean_body() -> None:
+    from loco_ros.synthetic.skeletons import POSES, pose_skeleton, sample_body, sample_pose_params
+
+    rng = np.random.default_rng(5)
+    chains = [body_chain_m(pose_skeleton(sample_body(rng), sample_pose_params(rng, POSES[1])))
+              for _ in range(500)]
+    assert abs(np.mean(chains) - RENDERED_CHAIN_M) < 0.01
 
 
 def test_pseudo_3d_drops_people_with_too_few_joints() -> None:
