@@ -20,6 +20,7 @@ from loco_ros.calibration.model import log_scale_and_lean
 from loco_ros.decoding.ground_plane import GroundPlaneConfig, snap_with_config
 from loco_ros.errors import ConfigError
 from loco_ros.evaluation.self_calibration_eval import noisy_people
+from loco_ros.runtime.tracking import PersonTracker
 from loco_ros.synthetic.camera import make_camera
 from loco_ros.synthetic.pedestrians import PedestrianStream, StreamConfig
 from loco_ros.synthetic.scene import SceneConfig
@@ -35,9 +36,14 @@ def _stream(seed=1, frames=300, static=0.0, people=8, height=3.0, pitch=15.0, ro
                                                static_probability=static, scene=scene))
 
 
-def _run(calibrator, stream, rng, noise=1.0, false_rate=0.0):
-    for frame in stream.frames():
+def _run(calibrator, stream, rng, noise=1.0, false_rate=0.0, tracker=True):
+    """Feeds the stream; people carry the node's 3D tracker ids (its default) unless
+    ``tracker`` is False (then the calibrator links them itself)."""
+    tracks = PersonTracker() if tracker else None
+    for index, frame in enumerate(stream.frames()):
         people, _ = noisy_people(stream, frame, rng, noise, false_rate)
+        if tracks is not None:
+            people = tracks.update(people, index / stream.config.fps)
         calibrator.update(people, stream.camera.K)
     return calibrator.estimate
 
@@ -96,7 +102,10 @@ def test_outliers_sitting_bending_and_false_people():
 
 def test_reset_on_a_moved_camera():
     stream = _stream(seed=3, frames=300)
-    calibrator = SelfCalibrator()
+    # a looser convergence rule: this test is about the misfit reset, not the rule
+    calibrator = SelfCalibrator(SelfCalibrationConfig(
+        max_height_std=0.03, max_angle_std_deg=0.4, max_height_change=0.03,
+        max_angle_change_deg=0.4))
     rng = np.random.default_rng(0)
     estimate = _run(calibrator, stream, rng)
     assert estimate.converged and estimate.resets == 0, estimate.summary()
@@ -135,7 +144,7 @@ def test_save_and_load_round_trip(tmp_path):
 
 def test_bounded_memory_and_requested_reset():
     config = SelfCalibrationConfig(capacity=40, misfit_frames=5, sample_every_frames=1,
-                                   refit_every_frames=25)
+                                   refit_every_frames=25, refit_every_converged_frames=100)
     calibrator = SelfCalibrator(config)
     stream = _stream(seed=6, frames=200, people=10)
     _run(calibrator, stream, np.random.default_rng(0))
@@ -151,3 +160,32 @@ def test_config_validation():
         SelfCalibrationConfig(stature_std_m=0.0)
     with pytest.raises(ConfigError):
         SelfCalibrationConfig(pitch_range_deg=(10.0, -10.0))
+    with pytest.raises(ConfigError):
+        SelfCalibrationConfig(refit_every_frames=30, refit_every_converged_frames=45)
+
+
+def test_linker_splits_rather_than_merges():
+    """Without track ids the calibrator links people itself: tracklets must be pure (one
+    person each) even in a crowd; groups count people conservatively (never more groups
+    than tracklets)."""
+    from loco_ros.calibration.observations import TrackletLinker, standing_observations
+
+    stream = _stream(seed=8, frames=120, people=12)
+    rng = np.random.default_rng(0)
+    linker = TrackletLinker()
+    owners: dict[int, set] = {}
+    groups = set()
+    for index, frame in enumerate(stream.frames()):
+        people, _ = noisy_people(stream, frame, rng, 2.0, 0.0)
+        cam = stream.camera
+        keep = cam.in_image(cam.world_to_camera(frame.joints_world)).sum(axis=1) >= 4
+        truth = frame.ids[keep]
+        obs, _ = standing_observations(people, cam.K)
+        ids = linker.link(obs, (), index + 1)
+        for i, t in enumerate(ids):
+            owners.setdefault(int(t), set()).add(int(truth[obs.person[i]]))
+        groups.update(int(g) for g in linker.last_groups)
+    mixed = sum(len(v) > 1 for v in owners.values())
+    assert mixed <= 0.02 * len(owners), (mixed, len(owners))
+    assert len(groups) <= len(owners)
+    assert max(len(v) for v in owners.values()) >= 1

@@ -73,16 +73,19 @@ frames (gait). ``pixel_sigma_px``: joint pixel error. Other fields: module docst
     pixel_sigma_px: float = 2.0
     min_person_px: float = 24.0
     max_bend_deg: float = 30.0
-    capacity: int = 1200
+    capacity: int = 600
     sample_every_frames: int = 3
     refit_every_frames: int = 30
-    grid_max_observations: int = 120
+    grid_max_observations: int = 80
+    refit_every_converged_frames: int = 120
+    max_height_change: float = 0.02
+    max_angle_change_deg: float = 0.3
     pitch_range_deg: tuple[float, float] = (-20.0, 70.0)
     roll_range_deg: tuple[float, float] = (-15.0, 15.0)
     min_frames: int = 30
     min_people: int = 4
-    max_height_std: float = 0.03
-    max_angle_std_deg: float = 0.4
+    max_height_std: float = 0.02
+    max_angle_std_deg: float = 0.3
     misfit_frames: int = 60
     misfit_min_people: int = 3
     misfit_outlier_fraction: float = 0.5
@@ -104,6 +107,11 @@ frames (gait). ``pixel_sigma_px``: joint pixel error. Other fields: module docst
         _require(10 <= self.capacity <= 100_000, "capacity must be in [10, 100000]")
         _require(self.sample_every_frames >= 1, "sample_every_frames must be >= 1")
         _require(self.refit_every_frames >= 1, "refit_every_frames must be >= 1")
+        _require(self.refit_every_converged_frames >= self.refit_every_frames
+                 and self.refit_every_converged_frames % self.refit_every_frames == 0,
+                 "refit_every_converged_frames must be a multiple of refit_every_frames")
+        _require(0.0 < self.max_height_change < 1.0, "max_height_change must be in (0, 1)")
+        _require(self.max_angle_change_deg > 0.0, "max_angle_change_deg must be > 0")
         _require(self.grid_max_observations >= 10, "grid_max_observations must be >= 10")
         for name in ("pitch_range_deg", "roll_range_deg"):
             lo, hi = getattr(self, name)
@@ -215,12 +223,13 @@ class _Rows:
         self.xy = np.zeros((capacity, 3, 2))
         self.noise = np.zeros(capacity)
         self.tracklet = np.zeros(capacity, np.int64)
+        self.group = np.zeros(capacity, np.int64)
         self.frame = np.zeros(capacity, np.int64)
         self.size = 0
 
-    def put(self, slot: int, xy, noise, tracklet, frame) -> None:
+    def put(self, slot: int, xy, noise, tracklet, frame, group) -> None:
         self.xy[slot], self.noise[slot] = xy, noise
-        self.tracklet[slot], self.frame[slot] = tracklet, frame
+        self.tracklet[slot], self.frame[slot], self.group[slot] = tracklet, frame, group
 
     def view(self, index=None):
         index = slice(0, self.size) if index is None else index
@@ -261,6 +270,7 @@ class SelfCalibrator:
         self._last_sample: dict[int, int] = {}
         self._fit: FitResult | None = None
         self._converged = False
+        self._last_met = False
         self._refits = 0
         self._misfits = 0
         self._misfit_since = -1
@@ -300,6 +310,7 @@ class SelfCalibrator:
         obs, standing = standing_observations(people, K, c.pixel_sigma_px, c.min_person_px,
                                               c.max_bend_deg)
         ids = self._linker.link(obs, tuple(people.track_id), self._frame)
+        groups = self._linker.last_groups
         added = 0
         for i in np.flatnonzero(standing):
             t = int(ids[i])
@@ -308,7 +319,7 @@ class SelfCalibrator:
                 continue
             self._last_sample[t] = self._frame
             self._add(np.stack([obs.foot[i], obs.hip[i], obs.head[i]]), obs.noise[i], t,
-                      self._frame)
+                      self._frame, int(groups[i]))
             added += 1
         if added:
             self._frames_used += 1
@@ -319,18 +330,19 @@ class SelfCalibrator:
             self._refit()
         return self._estimate
 
-    def _add(self, xy: np.ndarray, noise: float, tracklet: int, frame: int) -> None:
+    def _add(self, xy: np.ndarray, noise: float, tracklet: int, frame: int,
+             group: int) -> None:
         self._seen += 1
         b = self._buffer
         if b.size < b.capacity:
-            b.put(b.size, xy, noise, tracklet, frame)
+            b.put(b.size, xy, noise, tracklet, frame, group)
             b.size += 1
         else:  # reservoir sampling: a uniform sample of everything since the reset
             j = int(self._rng.integers(self._seen))
             if j < b.capacity:
-                b.put(j, xy, noise, tracklet, frame)
+                b.put(j, xy, noise, tracklet, frame, group)
         r = self._recent
-        r.put(self._recent_next, xy, noise, tracklet, frame)
+        r.put(self._recent_next, xy, noise, tracklet, frame, group)
         self._recent_next = (self._recent_next + 1) % r.capacity
         r.size = min(r.size + 1, r.capacity)
 
@@ -353,6 +365,8 @@ class SelfCalibrator:
         self._check_misfit()
         if self._misfits > 0:
             return
+        if self._converged and self._frame % c.refit_every_converged_frames != 0:
+            return  # converged: the misfit check runs at every refit, the fit less often
         if self._buffer.size >= 3:
             foot, hip, head, noise, tracklet = self._buffer.view()
             start = self._current_mount()
@@ -360,12 +374,25 @@ class SelfCalibrator:
                                                                          else 20) == 0
             fit = fit_ground(foot, hip, head, noise, tracklet, self._prior,
                              start, c.pitch_range_deg, c.roll_range_deg,
-                             grid_max_observations=c.grid_max_observations if grid else 0)
+                             grid_max_observations=c.grid_max_observations if grid else 0,
+                             group=self._buffer.group[:self._buffer.size],
+                             iterations=10 if grid else 5)
             if fit is not None:
+                previous = self._fit
                 self._fit = fit
                 if not self._converged:
-                    self._converged = self._meets_rule(fit)
+                    meets = self._meets_rule(fit)
+                    self._converged = meets and self._last_met and previous is not None \
+                        and self._agrees(previous, fit)
+                    self._last_met = meets
         self._estimate = self._make_estimate()
+
+    def _agrees(self, a: FitResult, b: FitResult) -> bool:
+        """Two consecutive fits within the rule's change limits of each other."""
+        c = self.config
+        return (abs(math.log(a.camera_height_m / b.camera_height_m)) <= c.max_height_change
+                and math.degrees(max(abs(a.pitch_rad - b.pitch_rad),
+                                     abs(a.roll_rad - b.roll_rad))) <= c.max_angle_change_deg)
 
     def _meets_rule(self, fit: FitResult) -> bool:
         c = self.config
@@ -428,14 +455,15 @@ class SelfCalibrator:
         keep = np.flatnonzero(self._recent.frame[:self._recent.size] >= since)
         order = keep[np.argsort(self._recent.frame[keep], kind="stable")]
         rows = [(self._recent.xy[i].copy(), float(self._recent.noise[i]),
-                 int(self._recent.tracklet[i]), int(self._recent.frame[i])) for i in order]
+                 int(self._recent.tracklet[i]), int(self._recent.frame[i]),
+                 int(self._recent.group[i])) for i in order]
         self._resets += 1
         self._reason = reason
         self._initial = None
         self._clear()
         frames = set()
-        for xy, noise, tracklet, frame in rows:
-            self._add(xy, noise, tracklet, frame)
+        for xy, noise, tracklet, frame, group in rows:
+            self._add(xy, noise, tracklet, frame, group)
             frames.add(frame)
         self._frames_used = len(frames)
         self._estimate = self._make_estimate()

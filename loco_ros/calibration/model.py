@@ -268,13 +268,16 @@ def fit_ground(foot: np.ndarray, hip: np.ndarray, head: np.ndarray, noise: np.nd
                tracklet: np.ndarray, prior: Prior, start: tuple[float, float, float] | None,
                pitch_range_deg: tuple[float, float] = (-20.0, 70.0),
                roll_range_deg: tuple[float, float] = (-15.0, 15.0),
-               grid_max_observations: int = 200) -> FitResult | None:
+               grid_max_observations: int = 200, group: np.ndarray | None = None,
+               iterations: int = 10) -> FitResult | None:
     """Robust fit of (pitch, roll, h) to N observations (see module docstring).
 
     The refinement starts from ``start`` (pitch_rad, roll_rad, log h) and from the best
     point of the grid search over at most ``grid_max_observations`` evenly spaced
-    observations (0: no grid; then ``start`` is needed). None with fewer than 3
-    observations or a degenerate problem.
+    observations (0: no grid; then ``start`` is needed). ``group``: (N,) a conservative
+    grouping of the tracklets into people (default: the tracklets): the uncertainty is
+    clustered by group and the people counted by group. None with fewer than 3 observations
+    or a degenerate problem.
     """
     if foot.shape[0] < 3:
         return None
@@ -290,7 +293,7 @@ def fit_ground(foot: np.ndarray, hip: np.ndarray, head: np.ndarray, noise: np.nd
         starts.append(tuple(float(v) for v in start))
     best = None
     for s in starts:
-        p, cost = _refine(problem, s)
+        p, cost = _refine(problem, s, iterations)
         if best is None or cost < best[1]:
             best = (p, cost)
     p, cost = best
@@ -305,13 +308,18 @@ def fit_ground(foot: np.ndarray, hip: np.ndarray, head: np.ndarray, noise: np.nd
     A_inv = np.linalg.inv(A)
     # Cluster-robust sandwich over tracklets.
     contrib = J * (w * r)[:, None]  # (R, 3)
-    clusters = problem.C
+    group = tracklet if group is None else np.asarray(group)
+    # a tracklet's group (all rows of a tracklet share it)
+    tracklet_group = np.zeros(problem.C, np.int64)
+    tracklet_group[problem.cluster] = group
+    _, row_group = np.unique(tracklet_group[problem.row_cluster], return_inverse=True)
+    clusters = int(row_group.max()) + 1
     g = np.zeros((clusters, 3))
-    np.add.at(g, problem.row_cluster, contrib)
+    np.add.at(g, row_group, contrib)
     B = g.T @ g * (clusters / max(clusters - 1, 1))
     sandwich = A_inv @ B @ A_inv
     var = np.maximum(np.diag(sandwich), np.diag(A_inv))
-    people = int(np.unique(tracklet[inliers]).size)
+    people = int(np.unique(group[inliers]).size)
     var[2] = max(var[2], prior.log_top_std ** 2 / max(people, 1))
     cov = 0.5 * (sandwich + sandwich.T)
     d_old = np.sqrt(np.maximum(np.diag(cov), 1e-30))

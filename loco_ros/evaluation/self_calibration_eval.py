@@ -21,8 +21,8 @@ perfect-2D people with depth from stature alone (``none``), snapped onto the tru
         --frames 600 --seed 9000 --plot docs/self_calibration_convergence.png \
         --out docs/self_calibration_eval.json
 
-``--model weights/demo --model-sequences 3`` adds runs where the people are the shipped
-model's own detections on the rendered frames (slow on CPU: about 0.1 s a frame).
+``--ids tracker`` (default) gives the people the node's 3D tracker ids (its default
+config); ``--ids none`` leaves them without, so the calibrator links them itself.
 """
 
 from __future__ import annotations
@@ -104,8 +104,8 @@ def errors(estimate, camera) -> tuple[float, float, float]:
 
 
 def run_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCalibrationConfig,
-                 pixel_noise_px: float, false_rate: float, ground_config: GroundPlaneConfig
-                 ) -> dict:
+                 pixel_noise_px: float, false_rate: float, ground_config: GroundPlaneConfig,
+                 ids: str = "tracker") -> dict:
     """One sequence: the error trajectory, the stature floor, the JTA frames per depth."""
     stream = PedestrianStream(seed, stream_config)
     rng = np.random.default_rng(seed + 12345)
@@ -115,8 +115,15 @@ def run_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCalib
     rows, standing, statures_seen = [], [], {}
     jta_frames = {"none": [], "fixed": [], "auto": []}
     cost_s = 0.0
+    tracker = None
+    if ids == "tracker":  # the node's default: people carry the 3D tracker's ids
+        from loco_ros.runtime.tracking import PersonTracker
+
+        tracker = PersonTracker()
     for index, frame in enumerate(stream.frames()):
         people, gt = noisy_people(stream, frame, rng, pixel_noise_px, false_rate)
+        if tracker is not None:
+            people = tracker.update(people, index / stream_config.fps)
         t0 = time.perf_counter()
         estimate = calibrator.update(people, cam.K)
         cost_s += time.perf_counter() - t0
@@ -159,6 +166,7 @@ def at_frame(result: dict, frame: int) -> dict:
     ok = (math.isfinite(h) and h <= TARGET["height_pct"] and p <= TARGET["pitch_deg"]
           and r <= TARGET["roll_deg"])
     return {"height_pct": h, "pitch_deg": p, "roll_deg": r, "converged": row["converged"],
+            "std": row["std"],
             "meets_target": bool(ok), "stature_floor_pct": row["stature_floor_pct"],
             "people_seen": row["people_seen"]}
 
@@ -216,6 +224,16 @@ def plot(results: list[dict], png: str, at: int) -> None:
 def summarise(results: list[dict], at: int, frames: int) -> dict:
     table = [at_frame(r, at) for r in results]
     eligible = [t for t, r in zip(table, results, strict=True) if r["standing_mean"] >= 2.0]
+    floor_ok = [t for t in eligible if t["stature_floor_pct"] <= TARGET["height_pct"]]
+    false_conv = [r["seed"] for r, t in zip(results, table, strict=True)
+                  if any(row["converged"] and not (row["error"][0] <= 2 * TARGET["height_pct"]
+                                                   and row["error"][1] <= 2 * TARGET["pitch_deg"]
+                                                   and row["error"][2] <= 2 * TARGET["roll_deg"])
+                         for row in r["trajectory"])]
+    z = np.array([[t["height_pct"] / 100.0 * r["camera"]["height_m"] / t["std"][0],
+                   t["pitch_deg"] / t["std"][1], t["roll_deg"] / t["std"][2]]
+                  for t, r in zip(table, results, strict=True)
+                  if math.isfinite(t["height_pct"])])
     final = [at_frame(r, frames) for r in results]
     converged_at = []
     for r in results:
@@ -241,6 +259,11 @@ def summarise(results: list[dict], at: int, frames: int) -> dict:
         "sequences": len(results), "at_frame": at, "frames": frames,
         "eligible_sequences": len(eligible),
         "meets_target_fraction": pct(eligible, "meets_target"),
+        "floor_eligible_sequences": len(floor_ok),
+        "meets_target_fraction_where_floor_allows": pct(floor_ok, "meets_target"),
+        "rms_error_over_std": [round(float(v), 3) for v in np.sqrt(np.mean(z ** 2, 0))]
+        if len(z) else None,
+        "false_convergence_seeds": false_conv,
         "converged_fraction": pct(table, "converged"),
         "median": {k: q(table, k, 50) for k in ("height_pct", "pitch_deg", "roll_deg")},
         "p90": {k: q(table, k, 90) for k in ("height_pct", "pitch_deg", "roll_deg")},
@@ -271,6 +294,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", default=None, help="JSON summary")
     p.add_argument("--plot", default=None, help="PNG of the errors against frames")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--ids", choices=("tracker", "none"), default="tracker",
+                   help="people's track ids: the node's 3D tracker (default config) or none "
+                        "(the calibrator links people itself)")
     args = p.parse_args(argv)
     import os
 
@@ -281,7 +307,7 @@ def main(argv: list[str] | None = None) -> dict:
     results = []
     for i in range(args.sequences):
         r = run_sequence(args.seed + i, stream_config, calib, args.pixel_noise_px,
-                         args.false_rate, ground)
+                         args.false_rate, ground, args.ids)
         t = at_frame(r, args.at_frame)
         print(f"seed {r['seed']}: h {r['camera']['height_m']:.2f} m pitch "
               f"{r['camera']['pitch_deg']:.1f} roll {r['camera']['roll_deg']:.1f}, "
@@ -294,13 +320,14 @@ def main(argv: list[str] | None = None) -> dict:
     summary = summarise(results, args.at_frame, args.frames)
     summary["command"] = "python -m loco_ros.evaluation.self_calibration_eval " + " ".join(
         argv if argv is not None else __import__("sys").argv[1:])
-    summary["config"] = {"pixel_noise_px": args.pixel_noise_px, "false_rate": args.false_rate}
+    summary["config"] = {"pixel_noise_px": args.pixel_noise_px, "false_rate": args.false_rate,
+                         "ids": args.ids}
     print(json.dumps({k: v for k, v in summary.items() if k != "per_sequence"}, indent=1))
-    if args.plot:
-        plot(results, args.plot, args.at_frame)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(summary, indent=1) + "\n")
+    if args.plot:
+        plot(results, args.plot, args.at_frame)
     return summary
 
 
