@@ -143,3 +143,21 @@ def random_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                  out / VHA_WEIGHTS)
     save_weights(PoseRefiner(config.refiner.hidden), out / REFINER_WEIGHTS)
     return out
+
+
+@pytest.fixture
+def demo_model_without_refiner(tmp_path):
+    """The trained demo model with the refiner off, so positions are the raw lifted peaks."""
+    import dataclasses
+
+    from loco_ros.config import ModelConfig, load_yaml, save_yaml
+    from loco_ros.runtime.estimator import MODEL_CONFIG, default_model_dir
+
+    source = default_model_dir()
+    config = load_yaml(ModelConfig, source / MODEL_CONFIG)
+    config = dataclasses.replace(
+        config, refiner=dataclasses.replace(config.refiner, enabled=False))
+    for weights in source.glob("*.safetensors"):
+        (tmp_path / weights.name).symlink_to(weights)
+    save_yaml(config, tmp_path / MODEL_CONFIG)
+    return tmp_path

@@ -149,6 +149,43 @@ class NodeHarness:
         self.node.destroy_node()
 
 
+def call_service(harness: NodeHarness, service_type, name: str, request):
+    """The response of one call of service ``name`` (waits for the service)."""
+    client = harness.node.create_client(service_type, name)
+    assert harness.spin_until(lambda: client.service_is_ready(), 60.0), name
+    future = client.call_async(request)
+    assert harness.spin_until(future.done, 60.0), name
+    return future.result()
+
+
+def set_parameter(harness: NodeHarness, name: str, value) -> object:
+    """The SetParametersResult of setting one loco_node parameter."""
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter
+
+    request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+    return call_service(harness, SetParameters, "/loco_node/set_parameters", request).results[0]
+
+
+def get_parameter(harness: NodeHarness, name: str) -> object:
+    """The current value of one loco_node parameter."""
+    from rcl_interfaces.srv import GetParameters
+    from rclpy.parameter import parameter_value_to_python
+
+    response = call_service(harness, GetParameters, "/loco_node/get_parameters",
+                            GetParameters.Request(names=[name]))
+    return parameter_value_to_python(response.values[0])
+
+
+def change_state(harness: NodeHarness, transition_id: int) -> bool:
+    """Trigger a lifecycle transition of loco_node; True when it succeeded."""
+    from lifecycle_msgs.srv import ChangeState
+
+    request = ChangeState.Request()
+    request.transition.id = transition_id
+    return call_service(harness, ChangeState, "/loco_node/change_state", request).success
+
+
 def joints_of(msg: Pose3DArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(P, J, 3) positions, (P, J, 2) pixels and (P, J) detected flags of a Pose3DArray."""
     xyz = np.array([[[j.position.x, j.position.y, j.position.z] for j in p.joints]

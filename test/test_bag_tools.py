@@ -380,6 +380,47 @@ def test_process_cli_with_fallback_intrinsics(tmp_path, random_model_dir, estima
                                rtol=1e-5, atol=1e-5)
 
 
+def test_process_cli_ground_plane_auto_runs_the_pipeline_in_bag_order(
+        tmp_path, random_model_dir, estimator) -> None:
+    """--ground-plane auto overrides the params file's mode and starts from its
+    calibration_file, as loco_node: the output is the frame pipeline's in mode auto fed the
+    bag's frames in order; --save-calibration writes the final estimate."""
+    from loco_ros.calibration import CalibrationEstimate, load_estimate, save_estimate
+    from loco_ros.camera.lens import ImageCamera
+    from loco_ros.decoding.ground_plane import GroundPlaneConfig
+    from loco_ros.runtime.frame_pipeline import FramePipeline, PipelineConfig
+
+    write_offline_bag(tmp_path / "in")
+    mount = CalibrationEstimate(camera_height_m=1.2, pitch_deg=8.0, roll_deg=1.0,
+                                camera_height_std_m=0.02, pitch_std_deg=0.1, roll_std_deg=0.1,
+                                people=9, observations=200, frames=90, converged=True)
+    save_estimate(mount, tmp_path / "ground.yaml")
+    params = tmp_path / "params.yaml"
+    params.write_text("/**:\n  ros__parameters:\n    ground_plane:\n      mode: fixed\n"
+                      "      camera_height_m: 3.0\n"
+                      f"      calibration_file: {tmp_path / 'ground.yaml'}\n"
+                      "    tracking:\n      enabled: false\n")
+    result = run_cli("process", str(tmp_path / "in"), str(tmp_path / "out"), "--storage",
+                     "sqlite3", "--model-dir", str(random_model_dir), "--device", "cpu",
+                     "--params-file", str(params), "--ground-plane", "auto",
+                     "--save-calibration", str(tmp_path / "final.yaml"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "ground plane converged: height 1.200" in result.stdout, result.stdout
+    assert load_estimate(tmp_path / "final.yaml").converged
+    outputs = read_bag(tmp_path / "out").messages["/people/poses3d"]
+    pipeline = FramePipeline(estimator, PipelineConfig(ground_plane=GroundPlaneConfig(
+        mode="auto")), initial_calibration=mount)
+    store = loco_typestore()
+    for (stamp, raw), i in zip(outputs, [1, 2, 4, 6, 7], strict=True):
+        expected = pipeline.process(_image(i), stamp, "cam", camera=ImageCamera(_frame_K(i)))
+        assert expected.grounded is not None
+        got = pose_array_to_people(store.deserialize_cdr(raw, POSE3D_ARRAY))
+        np.testing.assert_allclose(got.xyz_m, expected.people.xyz_m, rtol=1e-5, atol=1e-5)
+    bad = run_cli("process", str(tmp_path / "in"), str(tmp_path / "out2"), "--ground-plane",
+                  "fixed", "--no-progress")
+    assert bad.returncode == 2 and "camera_height_m" in bad.stderr, bad.stderr
+
+
 def test_process_cli_with_the_demo_model(bags, source, tmp_path) -> None:
     out = tmp_path / "out"
     result = run_cli("process", str(bags["mcap"]), str(out), "--copy-topics", GT_TOPIC,

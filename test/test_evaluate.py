@@ -87,6 +87,18 @@ def test_generate_bag_then_evaluate_from_bag(tiny_model, tmp_path) -> None:
                      str(tmp_path / "ev2"), "--threads", "1", "--no-progress"]) == 0
     data = json.loads((tmp_path / "ev2" / "metrics.json").read_text())
     assert "grounded" in data["jta"]
+    # auto: the online self-calibration over the bag's frames in order (two frames: it
+    # cannot converge, so the people keep the image-only depth), reported and scored
+    assert cli.main(["evaluate", "--model", str(tiny_model), "--source", "bag",
+                     "--bag", str(bag), "--image-topic", "/camera/image", "--no-vha",
+                     "--ground-plane", "auto", "--out", str(tmp_path / "ev3"), "--threads",
+                     "1", "--no-progress"]) == 0
+    data = json.loads((tmp_path / "ev3" / "metrics.json").read_text())
+    assert "auto" in data["jta"] and "grounded" not in data["jta"]
+    assert data["jta"]["auto"] == data["jta"]["refined"]
+    assert data["ground_calibration"]["converged"] is False
+    assert data["ground_calibration"]["first_converged_frame"] == 0
+    assert "Ground self-calibration" in (tmp_path / "ev3" / "metrics.md").read_text()
 
 
 # ----------------------------------------------------------------------------- trained model

@@ -6,7 +6,15 @@ import subprocess
 
 import numpy as np
 import pytest
-from node_harness import NodeHarness, intrinsics, node_command, rgb_image
+from node_harness import (
+    NodeHarness,
+    call_service,
+    change_state,
+    intrinsics,
+    node_command,
+    rgb_image,
+    set_parameter,
+)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 SECOND = 1_000_000_000
@@ -208,18 +216,6 @@ def test_sigint_ends_the_node_and_its_worker_cleanly(harness, start_process,
         assert bad not in output, output
 
 
-def _change_state(harness, transition_id: int) -> bool:
-    from lifecycle_msgs.srv import ChangeState
-
-    client = harness.node.create_client(ChangeState, "/loco_node/change_state")
-    assert harness.spin_until(lambda: client.service_is_ready(), 60.0)
-    request = ChangeState.Request()
-    request.transition.id = transition_id
-    future = client.call_async(request)
-    assert harness.spin_until(future.done, 60.0)
-    return future.result().success
-
-
 def test_lifecycle_cycle_frees_publishers_and_resets_tracks(harness, start_process,
                                                             random_model_dir) -> None:
     """deactivate resets tracks (the same people get new ids after reactivation); cleanup
@@ -238,40 +234,21 @@ def test_lifecycle_cycle_frees_publishers_and_resets_tracks(harness, start_proce
     first = ids_at(SECOND)
     assert first and "" not in first
     assert ids_at(2 * SECOND) == first  # same image: the same tracks
-    assert _change_state(harness, Transition.TRANSITION_DEACTIVATE)
-    assert _change_state(harness, Transition.TRANSITION_ACTIVATE)
+    assert change_state(harness, Transition.TRANSITION_DEACTIVATE)
+    assert change_state(harness, Transition.TRANSITION_ACTIVATE)
     harness.wait_for_node(process)
     assert not ids_at(3 * SECOND) & first, "tracks survived deactivate"
-    assert _change_state(harness, Transition.TRANSITION_DEACTIVATE)
-    assert _change_state(harness, Transition.TRANSITION_CLEANUP)
+    assert change_state(harness, Transition.TRANSITION_DEACTIVATE)
+    assert change_state(harness, Transition.TRANSITION_CLEANUP)
     topics = ("/diagnostics", "/people/poses3d", "/people/markers", "/people/debug_image")
     assert harness.spin_until(
         lambda: all(harness.node.count_publishers(t) == 0 for t in topics), 30.0), {
         t: harness.node.count_publishers(t) for t in topics}
     for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
-        assert _change_state(harness, transition)
+        assert change_state(harness, transition)
     harness.wait_for_node(process)
     assert ids_at(4 * SECOND)
     assert process.poll() is None
-
-
-def _call(harness, service_type, name, request):
-    client = harness.node.create_client(service_type, name)
-    assert harness.spin_until(lambda: client.service_is_ready(), 60.0), name
-    future = client.call_async(request)
-    assert harness.spin_until(future.done, 60.0), name
-    return future.result()
-
-
-def _set(harness, name: str, value) -> object:
-    from rcl_interfaces.msg import Parameter
-    from rcl_interfaces.srv import SetParameters
-    from rclpy.parameter import Parameter as RclpyParameter
-
-    message = RclpyParameter(name, value=value).to_parameter_msg()
-    assert isinstance(message, Parameter)
-    request = SetParameters.Request(parameters=[message])
-    return _call(harness, SetParameters, "/loco_node/set_parameters", request).results[0]
 
 
 def test_parameters_are_described_and_safe_changes_apply_without_reconfigure(
@@ -282,7 +259,7 @@ def test_parameters_are_described_and_safe_changes_apply_without_reconfigure(
     harness.wait_for_node(process)
     names = ["decode_threshold", "min_joints", "cpu_threads", "cuda_device", "tracking.gate_m",
              "ground_plane.pitch_deg", "backend"]
-    described = _call(harness, DescribeParameters, "/loco_node/describe_parameters",
+    described = call_service(harness, DescribeParameters, "/loco_node/describe_parameters",
                       DescribeParameters.Request(names=names)).descriptors
     for d in described:
         assert d.description, d.name
@@ -301,17 +278,17 @@ def test_parameters_are_described_and_safe_changes_apply_without_reconfigure(
 
     before = people_at(SECOND)  # the random model's own threshold (0.065) sees people
     assert before and min(detected(p) for p in before) < 14
-    assert _set(harness, "decode_threshold", 0.99).successful
+    assert set_parameter(harness, "decode_threshold", 0.99).successful
     assert people_at(2 * SECOND) == [], "decode_threshold did not apply at once"
-    assert _set(harness, "decode_threshold", 0.0).successful  # back to the model's
+    assert set_parameter(harness, "decode_threshold", 0.0).successful  # back to the model's
     assert len(people_at(3 * SECOND)) == len(before)
-    assert _set(harness, "min_joints", 14).successful
+    assert set_parameter(harness, "min_joints", 14).successful
     assert all(detected(p) == 14 for p in people_at(4 * SECOND)), "min_joints not applied"
-    refused = _set(harness, "decode_threshold", 1.5)
+    refused = set_parameter(harness, "decode_threshold", 1.5)
     assert not refused.successful and "decode_threshold" in refused.reason
-    refused = _set(harness, "tracking.min_hits", 0)
+    refused = set_parameter(harness, "tracking.min_hits", 0)
     assert not refused.successful and "min_hits" in refused.reason
-    assert _set(harness, "backend", "torch").successful  # applies at the next configure
+    assert set_parameter(harness, "backend", "torch").successful  # applies at the next configure
     assert process.poll() is None
 
 
@@ -436,24 +413,6 @@ def demo_test_image() -> np.ndarray:
     rng = np.random.default_rng(2024)
     config = SceneConfig(people=(4, 6), distance_m=(4.0, 12.0), focal_jitter=0.0)
     return render_scene(sample_scene(rng, config), rng)
-
-
-@pytest.fixture
-def demo_model_without_refiner(tmp_path):
-    """The trained demo model with the refiner off, so positions are the raw lifted peaks."""
-    import dataclasses
-
-    from loco_ros.config import ModelConfig, load_yaml, save_yaml
-    from loco_ros.runtime.estimator import MODEL_CONFIG, default_model_dir
-
-    source = default_model_dir()
-    config = load_yaml(ModelConfig, source / MODEL_CONFIG)
-    config = dataclasses.replace(
-        config, refiner=dataclasses.replace(config.refiner, enabled=False))
-    for weights in source.glob("*.safetensors"):
-        (tmp_path / weights.name).symlink_to(weights)
-    save_yaml(config, tmp_path / MODEL_CONFIG)
-    return tmp_path
 
 
 def test_fixed_ground_plane_puts_people_on_the_ground(harness, start_process,

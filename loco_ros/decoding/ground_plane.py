@@ -15,7 +15,7 @@ the ground) and ``up_cam . X + camera_height_m`` is the height of a point X abov
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -27,6 +27,56 @@ from loco_ros.types import People
 ANKLES = (JOINT_INDEX["right_ankle"], JOINT_INDEX["left_ankle"])
 
 
+MODES = ("off", "fixed", "tf", "auto")
+
+
+@dataclass(frozen=True)
+class AutoCalibrationConfig:
+    """ground_plane.mode ``auto``: the parameters of the self-calibration a user may want to
+    set, each 0 = the estimator's own default (:class:`loco_ros.calibration.
+    SelfCalibrationConfig`, mapped by field name in :mod:`loco_ros.runtime.ground_calibration`;
+    its other fields keep their defaults).
+
+    ``stature_mean_m`` +- ``stature_std_m``: upright stature of the people seen (1 sigma;
+    adults: 1.70 +- 0.10 m). ``pixel_sigma_px``: joint pixel error of the detector.
+    ``min_person_px``: shorter people (in the image) are not used. Convergence: at least
+    ``min_frames`` frames with standing people, ``min_people`` distinct people, the height's
+    1 sigma at most ``max_height_std`` of the height and the angles' at most
+    ``max_angle_std_deg``. ``misfit_patience``: refits in a row that the recent people do
+    not fit before the estimate starts over (the camera moved).
+    """
+
+    stature_mean_m: float = 0.0
+    stature_std_m: float = 0.0
+    pixel_sigma_px: float = 0.0
+    min_person_px: float = 0.0
+    min_frames: int = 0
+    min_people: int = 0
+    max_height_std: float = 0.0
+    max_angle_std_deg: float = 0.0
+    misfit_patience: int = 0
+
+    def __post_init__(self) -> None:
+        prefix = "ground_plane.auto."
+        checks = {"stature_mean_m": (1.0 <= self.stature_mean_m <= 2.2, "in [1, 2.2]"),
+                  "stature_std_m": (0.0 < self.stature_std_m <= 0.5, "in (0, 0.5]"),
+                  "pixel_sigma_px": (0.0 < self.pixel_sigma_px <= 50.0, "in (0, 50]"),
+                  "min_person_px": (self.min_person_px >= 4.0, ">= 4"),
+                  "min_frames": (self.min_frames >= 1, ">= 1"),
+                  "min_people": (self.min_people >= 1, ">= 1"),
+                  "max_height_std": (0.0 < self.max_height_std < 1.0, "in (0, 1)"),
+                  "max_angle_std_deg": (0.0 < self.max_angle_std_deg <= 20.0, "in (0, 20]"),
+                  "misfit_patience": (self.misfit_patience >= 1, ">= 1")}
+        for name, (ok, bounds) in checks.items():
+            _require(getattr(self, name) == 0 or ok,
+                     f"{prefix}{name} must be {bounds}, or 0 for the estimator's default")
+
+    def overrides(self) -> dict[str, float | int]:
+        """The fields set (non-zero): name -> value."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__
+                if getattr(self, name) != 0}
+
+
 @dataclass(frozen=True)
 class GroundPlaneConfig:
     """Where the ground plane comes from and how people are put on it.
@@ -35,7 +85,11 @@ class GroundPlaneConfig:
     down by ``pitch_deg`` and rolled by ``roll_deg`` (clockwise in the image); ``tf``: the
     transform from the image's frame to ``ground_frame``, a frame whose z = 0 plane is the
     ground with z up (``base_footprint`` on most robots), looked up at the image stamp,
-    waiting at most ``tf_timeout_s`` for a transform that has not arrived yet.
+    waiting at most ``tf_timeout_s`` for a transform that has not arrived yet; ``auto``:
+    learnt from the people walking past a fixed camera (``auto``, see
+    docs/self_calibration.md), people keep the image-only depth until the estimate has
+    converged; ``calibration_file``: YAML of the estimate, loaded at configure and saved at
+    deactivate and shutdown ("" = none); ``ground_frame`` names the estimate's ground frame.
     ``ankle_height_m``: height of the ankle joint above the ground when standing.
     ``max_depth_change``: a correction that would change a person's distance by more than this
     fraction is not made (the person is on stairs, a platform, or the ankle is wrong).
@@ -49,17 +103,19 @@ class GroundPlaneConfig:
     tf_timeout_s: float = 0.05
     ankle_height_m: float = 0.07
     max_depth_change: float = 0.5
+    calibration_file: str = ""
+    auto: AutoCalibrationConfig = field(default_factory=AutoCalibrationConfig)
 
     def __post_init__(self) -> None:
-        _require(self.mode in ("off", "fixed", "tf"),
-                 f"ground_plane.mode must be off|fixed|tf, not {self.mode!r}")
+        _require(self.mode in MODES,
+                 f"ground_plane.mode must be {'|'.join(MODES)}, not {self.mode!r}")
         if self.mode == "fixed":
             _require(self.camera_height_m > 0.0 and math.isfinite(self.camera_height_m),
                      "ground_plane.camera_height_m must be > 0 with mode fixed")
         _require(-89.0 <= self.pitch_deg <= 89.0, "ground_plane.pitch_deg must be in [-89, 89]")
         _require(-89.0 <= self.roll_deg <= 89.0, "ground_plane.roll_deg must be in [-89, 89]")
-        _require(self.mode != "tf" or bool(self.ground_frame),
-                 "ground_plane.ground_frame must be set with mode tf")
+        _require(self.mode not in ("tf", "auto") or bool(self.ground_frame),
+                 f"ground_plane.ground_frame must be set with mode {self.mode}")
         _require(0.0 <= self.tf_timeout_s <= 1.0, "ground_plane.tf_timeout_s must be in [0, 1]")
         _require(0.0 <= self.ankle_height_m < 0.5,
                  "ground_plane.ankle_height_m must be in [0, 0.5)")

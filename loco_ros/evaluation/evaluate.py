@@ -11,8 +11,12 @@ Data sources (all yield :class:`EvalFrame`: RGB image, intrinsics K of that imag
 - ``jta``: the JTA dataset (loco_ros.data.jta): annotations under ROOT/annotations/SPLIT and
   videos under ROOT/videos/SPLIT, frames 10, 20, ..., 900 (the paper's protocol) or a subset;
 - ``bag``: a rosbag2 with images, camera info and a GT topic (loco_ros/msg/Pose3DArray,
-  default /people/poses3d_gt), matched by header stamp; a ground plane only when given (a
-  fixed mount: ``--camera-height-m``, ``--pitch-deg``, ``--roll-deg``).
+  default /people/poses3d_gt), matched by header stamp; the ground plane per
+  ``--ground-plane``: ``fixed`` (``--camera-height-m``, ``--pitch-deg``, ``--roll-deg``),
+  ``tf`` (the bag's /tf_static), ``auto`` (learnt from the people frame by frame in bag
+  order, as loco_node's ground_plane.mode auto: scored as "LoCO + refiner + self-calibrated
+  ground", the people as the node publishes them, image-only depth until converged), or
+  ``none``; by default the fixed mount when given, else the bag's /tf_static if any.
 
 Protocol details (see docs/training/README.md):
 
@@ -78,7 +82,8 @@ from loco_ros.runtime.estimator import load_model
 from loco_ros.skeleton import NUM_JOINTS
 
 VARIANTS = {"plain": "LoCO", "refined": "LoCO + refiner",
-            "grounded": "LoCO + refiner + ground plane"}
+            "grounded": "LoCO + refiner + ground plane",
+            "auto": "LoCO + refiner + self-calibrated ground"}
 
 
 class EvalFrame(NamedTuple):
@@ -256,8 +261,11 @@ def evaluate(
     threads: int = 2,
     progress: bool = True,
     use_ground: bool = True,
+    auto_ground: bool = False,
 ) -> dict:
-    """All metrics over ``frames``; returns a JSON-able dict (see the module docstring)."""
+    """All metrics over ``frames``; returns a JSON-able dict (see the module docstring).
+    ``auto_ground``: the pipeline learns the ground from the frames in their order
+    (ground_plane.mode auto), scored as variant ``auto``; ``result["ground_calibration"]``."""
     torch.set_num_threads(threads)
     config, network, refiner = load_model(Path(model_dir))
     grid = config.grid
@@ -276,7 +284,9 @@ def evaluate(
     pck = {k: PckCounts.zero(pck_edges) for k in VARIANTS}
     times: list[dict[str, float]] = []
     n_frames = n_gt_people = 0
-    frame_pipeline = evaluation_pipeline(network, config, refiner)
+    frame_pipeline = evaluation_pipeline(
+        network, config, refiner, GroundPlaneConfig(mode="auto") if auto_ground else None)
+    calibration_log = CalibrationLog()
     for image, K, gt, ground in tqdm(frames, total=total, disable=not progress,
                                      desc="evaluate"):
         gt = _finite_or_empty(gt)
@@ -290,9 +300,11 @@ def evaluate(
             continue
         out = run_frame(frame_pipeline, image, K, ground if use_ground else None)
         times.append(out.timings_s)
+        calibration_log.add(out, n_frames)
         wh = (image.shape[1], image.shape[0])
         for key, people in (("plain", out.detected), ("refined", out.refined),
-                            ("grounded", out.grounded)):
+                            ("grounded", out.grounded if ground is not None else None),
+                            ("auto", out.people if auto_ground else None)):
             if people is None:
                 continue
             pred = people_in_image(people, wh, K)
@@ -344,7 +356,34 @@ def evaluate(
         result["timing_s"] = mean_t
         result["fps"] = 1.0 / mean_t["total"] if mean_t.get("total") else math.nan
         result["threads"] = threads
+    if auto_ground and frame_pipeline.calibration is not None:
+        result["ground_calibration"] = calibration_log.result(frame_pipeline.calibration)
     return result
+
+
+class CalibrationLog:
+    """When the self-calibration of mode auto first converged and how often it started
+    over, over an evaluation (frames counted from 1)."""
+
+    def __init__(self) -> None:
+        self.first_converged_frame = 0
+        self.restarts = 0
+
+    def add(self, out, frame: int) -> None:
+        if out.calibration is None:
+            return
+        if out.calibration.converged and not self.first_converged_frame:
+            self.first_converged_frame = frame
+        self.restarts += bool(out.calibration_restart)
+
+    def result(self, calibration) -> dict:
+        """JSON-able: the final estimate's fields and summary, first convergence, restarts."""
+        from dataclasses import asdict
+
+        estimate = calibration.estimate
+        return {**asdict(estimate), "summary": estimate.summary(),
+                "first_converged_frame": self.first_converged_frame,
+                "restarts": self.restarts}
 
 
 def _grid_dict(grid) -> dict:
@@ -395,6 +434,11 @@ def markdown(result: dict) -> str:
             parts.append(f"\n3DPCK@150mm (%) per joint, {name}\n")
             parts.append(format_markdown_table(["joint", *g],
                                                [[name] + [100 * v for v in g.values()]], ".1f"))
+        if "ground_calibration" in result:
+            g = result["ground_calibration"]
+            first = g["first_converged_frame"] or "never"
+            parts.append(f"\nGround self-calibration (auto): {g['summary']}; first converged "
+                         f"at frame {first}; restarts {g['restarts']}\n")
         t = result["timing_s"]
         parts.append(f"\nPipeline time per frame ({result['threads']} threads, plain torch): "
                      + ", ".join(f"{k} {1000 * v:.1f} ms" for k, v in t.items())
@@ -429,6 +473,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "the ground plane (with --pitch-deg, --roll-deg); 0 = none")
     p.add_argument("--pitch-deg", type=float, default=0.0, help="camera pitched down (deg)")
     p.add_argument("--roll-deg", type=float, default=0.0, help="camera roll (deg)")
+    p.add_argument("--ground-plane", choices=("auto", "fixed", "tf", "none"), default=None,
+                   help="bag source: fixed (--camera-height-m ...), tf (the bag's "
+                        "/tf_static), auto (learnt online from the people, in bag order, as "
+                        "loco_node's mode auto), none; default: fixed when "
+                        "--camera-height-m is given, else the bag's /tf_static if any")
     p.add_argument("--no-ground-plane", action="store_true",
                    help="do not score the ground-plane variant")
     p.add_argument("--vha", action="append", default=[], metavar="LABEL=PATH[:VERSION]",
@@ -442,14 +491,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def bag_ground_plane(args: argparse.Namespace) -> GroundPlane | None:
-    """The ground plane of a bag source: a fixed mount from the arguments, else the bag's
-    /tf_static (base_footprint -> the images' frame), else None."""
-    if args.camera_height_m > 0:
+    """The known ground plane of a bag source per ``--ground-plane``: fixed (a mount from
+    the arguments), tf (the bag's /tf_static, base_footprint -> the images' frame), none or
+    auto (None: auto learns it in the pipeline); by default fixed when a height is given,
+    else tf if the bag has one, else None. SystemExit when the chosen one is missing."""
+    mode = args.ground_plane or ("fixed" if args.camera_height_m > 0 else "")
+    if mode in ("none", "auto"):
+        return None
+    if mode == "fixed":
+        if args.camera_height_m <= 0:
+            raise SystemExit("--ground-plane fixed needs --camera-height-m > 0")
         return ground_plane_from_config(GroundPlaneConfig(
             "fixed", args.camera_height_m, args.pitch_deg, args.roll_deg))
     from loco_ros.bags.transforms import ground_plane_from_bag
 
-    return ground_plane_from_bag(args.bag, args.image_topic)
+    plane = ground_plane_from_bag(args.bag, args.image_topic)
+    if plane is None and mode == "tf":
+        raise SystemExit(f"--ground-plane tf: {args.bag} has no ground transform in /tf_static")
+    return plane
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -488,10 +547,12 @@ def main(argv: list[str] | None = None) -> dict:
         if not path:
             path, version = rest, ""
         extra.append((label, path, int(version) if version else config.vha.version))
+    if args.ground_plane and args.source != "bag":
+        raise SystemExit("--ground-plane applies to --source bag")
     t0 = time.time()
     result = evaluate(args.model, frames, total, extra, not args.no_pipeline, not args.no_vha,
                       tuple(args.pck_edges), args.threads, not args.no_progress,
-                      not args.no_ground_plane)
+                      not args.no_ground_plane, args.ground_plane == "auto")
     result["source"] = {"kind": args.source, "seed": args.seed, "people": list(args.people),
                         "distance_m": list(args.distance), "focal_jitter": args.focal_jitter}
     result["wall_s"] = time.time() - t0

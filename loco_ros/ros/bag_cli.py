@@ -7,7 +7,8 @@
                         [--storage mcap|sqlite3] [--use-header-stamp] [--qos TOPIC=PROFILE ...]
     loco_bag process IN OUT [--params-file config/loco.yaml] [--model-dir DIR]
                             [--image-topic T] [--camera-info-topic T] [--copy-topics T ...]
-                            [--tracking] ...
+                            [--tracking] [--ground-plane auto|fixed|tf|none]
+                            [--save-calibration YAML] ...
     loco_bag info BAG
 
 ROS arguments go after ``--ros-args`` (play and record). A missing or corrupt bag, an output
@@ -26,6 +27,12 @@ from loco_ros.bags.reading import STORAGES, BagError, format_summary, summarize
 from loco_ros.errors import LocoError
 
 EXIT_ERROR = 2
+GROUND_PLANE_CHOICES = ("auto", "fixed", "tf", "none")
+
+
+def ground_plane_mode(choice: str) -> str:
+    """The GroundPlaneConfig mode of a ``--ground-plane`` choice (none = off)."""
+    return "off" if choice == "none" else choice
 
 
 class UsageError(LocoError):
@@ -104,6 +111,15 @@ def _add_process(sub: argparse._SubParsersAction) -> None:
                         help="intrinsics used while no CameraInfo has been seen")
     parser.add_argument("--tracking", action="store_true",
                         help="assign track ids (without a params file tracking is off)")
+    parser.add_argument("--ground-plane", choices=GROUND_PLANE_CHOICES, default=None,
+                        help="ground-plane mode, overriding the params file's: auto learns "
+                             "the ground from the people frame by frame in bag order, as "
+                             "loco_node (starting from the params file's "
+                             "ground_plane.calibration_file when set); fixed and tf as the "
+                             "node (tf: the bag's /tf_static); none: image-only depth")
+    parser.add_argument("--save-calibration", default=None, metavar="YAML",
+                        help="auto: write the final ground estimate here (a "
+                             "ground_plane.calibration_file for loco_node)")
     parser.add_argument("--storage", choices=sorted(STORAGES), default="mcap")
     _add_no_progress(parser)
     parser.set_defaults(run=_run_process)
@@ -189,7 +205,9 @@ def _run_record(args: argparse.Namespace) -> int:
 
 def process_config(args: argparse.Namespace):
     """The NodeConfig of ``loco_bag process``: the params file (else the defaults with
-    tracking off), then the command line's camera_info_mode, fallback and --tracking."""
+    tracking off), then the command line's camera_info_mode, fallback, --tracking and
+    --ground-plane (ConfigError for a mode its parameters do not allow, e.g. fixed without
+    a camera height)."""
     from dataclasses import replace
 
     from loco_ros.runtime.node_config import NodeConfig, load_params_file
@@ -206,6 +224,11 @@ def process_config(args: argparse.Namespace):
     if args.fallback_intrinsics:
         fx, fy, cx, cy = args.fallback_intrinsics
         config = replace(config, fallback_fx=fx, fallback_fy=fy, fallback_cx=cx, fallback_cy=cy)
+    if args.ground_plane:
+        config = replace(config, ground_plane=replace(
+            config.ground_plane, mode=ground_plane_mode(args.ground_plane)))
+    if args.save_calibration and config.ground_plane.mode != "auto":
+        raise UsageError("--save-calibration needs the ground-plane mode auto")
     return config
 
 
@@ -238,14 +261,43 @@ def _run_process(args: argparse.Namespace) -> int:
     planes = None
     if config.ground_plane.mode == "tf":
         planes = static_ground_planes(args.input, config.ground_plane.ground_frame)
-    pipeline = FramePipeline(estimator, PipelineConfig.from_node_config(config), planes)
+    pipeline = FramePipeline(estimator, PipelineConfig.from_node_config(config), planes,
+                             initial_calibration(config.ground_plane))
     estimator.open()
     try:
         report = process_bag(args.input, args.output, pipeline, options)
     finally:
         estimator.close()
     print(f"{args.output}: {report.summary()}", flush=True)
+    if pipeline.calibration is not None:
+        report_calibration(pipeline.calibration, args.save_calibration)
     return 0
+
+
+def initial_calibration(config):
+    """Mode auto: the estimate of ground_plane.calibration_file, as loco_node loads it (None:
+    none; an unreadable file is reported on stderr and learnt anew)."""
+    from loco_ros.runtime.ground_calibration import load_calibration
+
+    if config.mode != "auto" or not config.calibration_file:
+        return None
+    loaded = load_calibration(config.calibration_file)
+    if loaded.error:
+        print(f"loco_bag process: warning: {loaded.error}; learning the ground anew",
+              file=sys.stderr, flush=True)
+    return loaded.estimate
+
+
+def report_calibration(calibration, save_path: str | None) -> None:
+    """Print the final ground estimate (restarts, resets) and save it when asked."""
+    from loco_ros.runtime.ground_calibration import save_calibration
+
+    estimate = calibration.estimate
+    print(f"ground plane {estimate.summary()}; restarts by misfit {calibration.restarts}"
+          + (f" (last: {estimate.reset_reason})" if calibration.restarts else ""), flush=True)
+    if save_path:
+        save_calibration(estimate, save_path)
+        print(f"ground estimate saved to {save_path}", flush=True)
 
 
 def _run_info(args: argparse.Namespace) -> int:

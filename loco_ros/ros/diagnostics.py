@@ -3,7 +3,10 @@
 The level looks at a recent window only (``HealthPolicy.window_s``): a rejected frame makes
 the status WARN for that long, then it is OK again; the cumulative counters stay in the
 values. Inputs that stop coming are reported too: no image for ``stale_after_s`` while
-active, or a CameraInfo that stopped while images keep coming.
+active, or a CameraInfo that stopped while images keep coming. In ground_plane.mode auto the
+message says while the ground is still being learnt (OK: people keep the image-only depth),
+and a self-calibration that started over by itself (the camera moved, the floor does not
+fit) or a calibration file that could not be read or written is a WARN for the window.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from loco_ros.runtime.stats import RuntimeStats, StatsSnapshot
 IMAGE_EVENT = "frames_in"
 CAMERA_INFO_EVENT = "camera_info_in"
 ACTIVATED_EVENT = "activated"
+GROUND_RESTART_EVENT = "ground_calibration_restarts"
+GROUND_FILE_ERROR_EVENT = "ground_calibration_file_errors"
+CALIBRATION_STATE = "ground_calibration_state"  # facts key: calibrating | converged
 
 
 @dataclass(frozen=True)
@@ -73,11 +79,28 @@ def assess(snapshot: StatsSnapshot, facts: dict[str, object],
     dropped = snapshot.recent.get("peaks_dropped", 0)
     if dropped:
         warnings.append(f"{dropped} peak(s) dropped by a full GPU peak buffer {window}")
+    warnings += ground_calibration_warnings(snapshot, window)
+    notes = []
+    if facts.get(CALIBRATION_STATE) == "calibrating":
+        notes.append("ground plane calibrating (depth from the image only)")
     if errors:
-        return DiagnosticStatus.ERROR, "; ".join(errors + warnings)
+        return DiagnosticStatus.ERROR, "; ".join(errors + warnings + notes)
     if warnings:
-        return DiagnosticStatus.WARN, "; ".join(warnings)
-    return DiagnosticStatus.OK, "ok"
+        return DiagnosticStatus.WARN, "; ".join(warnings + notes)
+    return DiagnosticStatus.OK, "; ".join(["ok", *notes])
+
+
+def ground_calibration_warnings(snapshot: StatsSnapshot, window: str) -> list[str]:
+    """Recent faults of the ground self-calibration (mode auto)."""
+    out = []
+    restarts = snapshot.recent.get(GROUND_RESTART_EVENT, 0)
+    if restarts:
+        out.append(f"ground calibration started over {window} (camera moved, or the floor "
+                   "or the people do not fit a flat ground)")
+    file_errors = snapshot.recent.get(GROUND_FILE_ERROR_EVENT, 0)
+    if file_errors:
+        out.append(f"ground calibration file unreadable or not written {window}")
+    return out
 
 
 def build_diagnostics(

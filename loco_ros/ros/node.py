@@ -4,6 +4,12 @@ The constructor only declares parameters; configure reads them and loads the mod
 opens the backend and subscribes, deactivate unsubscribes and frees the backend (GPU memory).
 Inference runs on a worker thread over the newest frame only; frames that arrive while it is
 busy replace the waiting one and are counted as skipped, so latency never builds up.
+
+ground_plane.mode ``auto``: the frame pipeline learns the ground from the people; the node
+publishes the estimate (latched ``~/ground_estimate``, when it converges or changes), reports
+it in /diagnostics, loads ``ground_plane.calibration_file`` at configure and saves it at
+deactivate and shutdown, and resets it on ``~/reset_ground_calibration`` or
+``ground_plane.reset:=true``.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ import numpy as np
 import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import TransformStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data, qos_profile_system_default
 from rclpy.signals import uninstall_signal_handlers
 from sensor_msgs.msg import CameraInfo, Image
@@ -37,20 +45,34 @@ from loco_ros.msg import Pose3DArray
 from loco_ros.ros.conversions import people_to_msg
 from loco_ros.ros.diagnostics import (
     ACTIVATED_EVENT,
+    CALIBRATION_STATE,
     CAMERA_INFO_EVENT,
+    GROUND_FILE_ERROR_EVENT,
+    GROUND_RESTART_EVENT,
     HealthPolicy,
     build_diagnostics,
 )
 from loco_ros.ros.ground import TfGroundPlanes
+from loco_ros.ros.ground_estimate import (
+    GROUND_ESTIMATE_TOPIC,
+    LATCHED_QOS,
+    create_reset_service,
+    estimate_to_transform,
+)
 from loco_ros.ros.markers import people_to_markers
-from loco_ros.ros.param_descriptors import LIVE, descriptor, is_live
+from loco_ros.ros.param_descriptors import LIVE, RESET_PARAMETER, descriptor, is_live
 from loco_ros.ros.params import config_with, declare_config_parameters, flat_defaults, read_config
 from loco_ros.runtime.estimator import LocoEstimator
-from loco_ros.runtime.frame_pipeline import FramePipeline, PipelineConfig
+from loco_ros.runtime.frame_pipeline import FramePipeline, FrameResult, PipelineConfig
+from loco_ros.runtime.ground_calibration import (
+    describe_mount,
+    load_calibration,
+    save_calibration,
+)
 from loco_ros.runtime.latest_frame import LatestFrameSlot
 from loco_ros.runtime.node_config import NodeConfig, with_decoding
 from loco_ros.runtime.stats import RuntimeStats
-from loco_ros.stamps import stamp_ns_of
+from loco_ros.stamps import stamp_ns_of, stamp_to_ns
 from loco_ros.visualization import draw_people_2d
 
 THROTTLE_S = 5.0
@@ -94,6 +116,9 @@ class LocoNode(LifecycleNode):
             "loco_node", automatically_declare_parameters_from_overrides=True, **kwargs
         )
         declare_config_parameters(self, NodeConfig, descriptor)
+        if self.has_parameter(RESET_PARAMETER):  # auto-declared from an override
+            self.undeclare_parameter(RESET_PARAMETER)
+        self.declare_parameter(RESET_PARAMETER, False, descriptor(RESET_PARAMETER, False))
         self._config_names = frozenset(flat_defaults(NodeConfig))
         self._model_config: ModelConfig | None = None
         self.add_on_set_parameters_callback(self._check_parameters)
@@ -108,6 +133,8 @@ class LocoNode(LifecycleNode):
         self._last_stamp_ns: int | None = None
         self._subscriptions_in: list = []
         self._diagnostics_timer = None
+        self._ground_pub = None
+        self._reset_service = None
 
     # Parameters set at run time ----------------------------------------------------------
 
@@ -127,8 +154,11 @@ class LocoNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
     def _apply_parameters(self, parameters) -> None:
-        """Safe changes (decoding, tracking, ground plane but its mode, outputs, diagnostics)
-        apply to a configured node at once; the others at the next configure (logged)."""
+        """Safe changes (decoding, tracking, ground plane but its mode and self-calibration,
+        outputs, diagnostics) apply to a configured node at once; the others at the next
+        configure (logged). ``ground_plane.reset:=true`` resets the self-calibration."""
+        if any(p.name == RESET_PARAMETER and p.value is True for p in parameters):
+            self._reset_from_parameter()
         names = {p.name for p in parameters if p.name in self._config_names}
         if self._config is None or not names:
             return
@@ -144,7 +174,9 @@ class LocoNode(LifecycleNode):
             updated = replace(
                 old, **{f: getattr(new, f) for f in LIVE},
                 tracking=new.tracking,
-                ground_plane=replace(new.ground_plane, mode=old.ground_plane.mode))
+                ground_plane=replace(new.ground_plane, mode=old.ground_plane.mode,
+                                     calibration_file=old.ground_plane.calibration_file,
+                                     auto=old.ground_plane.auto))
         except LocoError as err:
             self.get_logger().warn(f"{', '.join(live)} not applied: {err}")
             return
@@ -158,11 +190,80 @@ class LocoNode(LifecycleNode):
             self._estimator.config = with_decoding(self._model_config, updated)
         self.get_logger().info(f"applied at once: {', '.join(live)}")
 
+    # Ground self-calibration (mode auto) -------------------------------------------------
+
+    def _reset_from_parameter(self) -> None:
+        """``ground_plane.reset:=true``: reset, then the parameter flips back to false."""
+        self._reset_ground_calibration("parameter ground_plane.reset")
+        self.set_parameters([Parameter(RESET_PARAMETER, value=False)])
+
+    def _reset_ground_calibration(self, by: str) -> tuple[bool, str]:
+        """Forget the learnt ground (any thread); (success, message) for the service."""
+        calibration = self._pipeline.calibration if self._pipeline is not None else None
+        if calibration is None:
+            message = "no ground self-calibration to reset (ground_plane.mode is not auto, " \
+                      "or the node is not configured)"
+            self.get_logger().warn(f"{by}: {message}")
+            return False, message
+        estimate = calibration.reset(f"requested ({by})")
+        message = f"ground calibration reset by {by}: {estimate.summary()}"
+        self.get_logger().info(message)
+        return True, message
+
+    def _on_calibration(self, result: FrameResult, header: Header) -> None:
+        """Publish a new or changed estimate; count and log a restart by misfit (once)."""
+        estimate = result.calibration
+        if result.calibration_restart:
+            self._stats.count(GROUND_RESTART_EVENT)
+            self.get_logger().warn(
+                f"ground calibration started over: {result.calibration_restart}; people keep "
+                "the image-only depth until it converges again")
+        if result.calibration_changed and self._ground_pub is not None:
+            self._ground_pub.publish(estimate_to_transform(
+                estimate, self._config.ground_plane.ground_frame, header.frame_id,
+                stamp_to_ns(header.stamp)))
+            self._stats.count("ground_estimates_published")
+            self.get_logger().info(f"ground plane {estimate.summary()}",
+                                   throttle_duration_sec=THROTTLE_S)
+
+    def _load_calibration(self, config: NodeConfig):
+        """The saved estimate of ground_plane.calibration_file (None: none, or unreadable:
+        logged and counted, the node starts uncalibrated)."""
+        path = config.ground_plane.calibration_file
+        if config.ground_plane.mode != "auto" or not path:
+            return None
+        loaded = load_calibration(path)
+        if loaded.error:
+            self._stats.count(GROUND_FILE_ERROR_EVENT)
+            self.get_logger().warn(f"{loaded.error}; learning the ground anew")
+        elif loaded.estimate is not None:
+            self.get_logger().info(f"ground calibration loaded from {path}: "
+                                   f"{loaded.estimate.summary()}")
+        return loaded.estimate
+
+    def _save_calibration(self, log=None) -> None:
+        """Write the estimate to ground_plane.calibration_file (if set, in mode auto)."""
+        log = log or (lambda level, text: getattr(self.get_logger(), level)(text))
+        pipeline, config = self._pipeline, self._config
+        if pipeline is None or pipeline.calibration is None or config is None:
+            return
+        path = config.ground_plane.calibration_file
+        if not path:
+            return
+        estimate = pipeline.calibration.estimate
+        try:
+            save_calibration(estimate, path)
+        except LocoError as err:
+            self._stats.count(GROUND_FILE_ERROR_EVENT)
+            log("error", str(err))
+            return
+        log("info", f"ground calibration saved to {path}: {estimate.summary()}")
+
     # Lifecycle transitions -----------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            config = read_config(self, NodeConfig)
+            config = read_config(self, NodeConfig, frozenset({RESET_PARAMETER}))
             estimator = LocoEstimator.from_dir(
                 config.model_dir or None, backend=config.backend, device=config.device,
                 precision=config.precision, engine_cache_dir=config.engine_cache_dir or None,
@@ -179,7 +280,13 @@ class LocoNode(LifecycleNode):
         estimator.config = with_decoding(self._model_config, config)
         if config.cpu_threads > 0:
             torch.set_num_threads(config.cpu_threads)
-        self._pipeline = FramePipeline(estimator, PipelineConfig.from_node_config(config), planes)
+        try:
+            self._pipeline = FramePipeline(estimator, PipelineConfig.from_node_config(config),
+                                           planes, self._load_calibration(config))
+        except LocoError as err:  # ground_plane.auto values the estimator refuses
+            self.get_logger().error(f"configure failed: {err}")
+            self._config = self._estimator = None
+            return TransitionCallbackReturn.FAILURE
         self.get_logger().info(f"camera input: {describe_input(config.image_is_rectified)}")
         self._poses_pub = self.create_lifecycle_publisher(
             Pose3DArray, "people/poses3d", OUTPUT_QOS)
@@ -188,6 +295,15 @@ class LocoNode(LifecycleNode):
         self._debug_pub = self.create_lifecycle_publisher(
             Image, "people/debug_image", input_qos(config.input_qos))
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        if self._pipeline.calibration is not None:
+            self._ground_pub = self.create_publisher(TransformStamped, GROUND_ESTIMATE_TOPIC,
+                                                     LATCHED_QOS)
+            self._reset_service = create_reset_service(
+                self, lambda: self._reset_ground_calibration("service reset_ground_calibration"))
+            if self._reset_service is None:
+                self.get_logger().info(
+                    "std_srvs is not installed: no ~/reset_ground_calibration service; "
+                    "set ground_plane.reset:=true to reset the ground calibration")
         # Steady clock: diagnostics keep coming when sim time stands still (bag paused, ended).
         self._diagnostics_timer = self.create_timer(
             config.diagnostics_period_s, self._publish_diagnostics,
@@ -224,6 +340,7 @@ class LocoNode(LifecycleNode):
         self._subscriptions_in = []
         self._estimator.close()  # frees GPU memory (after a frame in progress); activate reopens
         self._pipeline.reset()  # the next activation starts new tracks (ids never reused)
+        self._save_calibration()
         self._last_stamp_ns = None
         return super().on_deactivate(state)
 
@@ -233,6 +350,7 @@ class LocoNode(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_worker()
+        self._save_calibration()
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
@@ -244,9 +362,13 @@ class LocoNode(LifecycleNode):
         if self._diagnostics_timer is not None:
             self.destroy_timer(self._diagnostics_timer)
             self._diagnostics_timer = None
-        if getattr(self, "_diagnostics_pub", None) is not None:
-            self.destroy_publisher(self._diagnostics_pub)
-            self._diagnostics_pub = None
+        for publisher in ("_diagnostics_pub", "_ground_pub"):
+            if getattr(self, publisher, None) is not None:
+                self.destroy_publisher(getattr(self, publisher))
+                setattr(self, publisher, None)
+        if self._reset_service is not None:
+            self.destroy_service(self._reset_service)
+            self._reset_service = None
         if self._estimator is not None:
             self._estimator.close()
         self._estimator = None
@@ -272,6 +394,7 @@ class LocoNode(LifecycleNode):
         ended = self._stop_worker(timeout_s)
         if ended and self._estimator is not None:
             self._estimator.close()
+        self._save_calibration(lambda level, text: _exit_log(self, level, text))
         frames = self._stats.counters.get("frames_out", 0)
         if ended:
             _exit_log(self, "info", f"shutdown: worker thread ended ({frames} frame(s) out)")
@@ -339,6 +462,8 @@ class LocoNode(LifecycleNode):
         result = self._pipeline.process(rgb, frame.stamp_ns, msg.header.frame_id, camera=camera)
         if result.peaks_dropped:  # a full GPU peak buffer dropped some (WARN in diagnostics)
             self._stats.count("peaks_dropped", result.peaks_dropped)
+        if result.calibration is not None:
+            self._on_calibration(result, msg.header)
         if result.ground_error is not None:  # people keep the network's depth
             self._stats.count("ground_plane_unavailable")
             self.get_logger().warn(
@@ -370,6 +495,22 @@ class LocoNode(LifecycleNode):
         return Image(header=header, height=height, width=width, encoding="rgb8",
                      is_bigendian=0, step=width * 3, data=canvas.tobytes())
 
+    def _calibration_facts(self) -> dict[str, object]:
+        """Diagnostics values of the ground self-calibration (mode auto; else none)."""
+        calibration = self._pipeline.calibration if self._pipeline is not None else None
+        if calibration is None:
+            return {}
+        estimate = calibration.estimate
+        return {CALIBRATION_STATE: "converged" if estimate.converged else "calibrating",
+                "ground_calibration": estimate.summary(),
+                **describe_mount(estimate),
+                "ground_calibration_people": estimate.people,
+                "ground_calibration_observations": estimate.observations,
+                "ground_calibration_resets": estimate.resets,
+                "ground_calibration_resets_requested": calibration.requested_resets,
+                "ground_calibration_last_reset": estimate.reset_reason or "none",
+                "ground_calibration_file": self._config.ground_plane.calibration_file or "none"}
+
     def _publish_diagnostics(self) -> None:
         facts = {
             "lifecycle_state": "active" if self._running.is_set() else "inactive",
@@ -379,6 +520,7 @@ class LocoNode(LifecycleNode):
                                     or self._config.has_fallback_intrinsics)),
             "camera_info_mode": self._config.camera_info_mode,
             "ground_plane": self._config.ground_plane.mode,
+            **self._calibration_facts(),
         }
         header = Header(stamp=self.get_clock().now().to_msg())
         self._diagnostics_pub.publish(build_diagnostics(
@@ -404,6 +546,9 @@ def main(args: list[str] | None = None) -> None:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:  # noqa: BLE001 - Ctrl-C can shut the context down inside spin()
+        if node.context.ok():  # (RCLError "context is not valid" from the wait set)
+            raise
     finally:
         # ros2 launch sends its own SIGINT after the terminal's Ctrl-C: a second interrupt
         # must not abort the clean-up half-way (KeyboardInterrupt in a join, then abort()).

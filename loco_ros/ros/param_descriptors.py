@@ -10,6 +10,31 @@ from __future__ import annotations
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
+RESET_PARAMETER = "ground_plane.reset"
+# Parameters of mode auto read at configure only: the calibration keeps its state.
+AT_CONFIGURE = ("ground_plane.mode", "ground_plane.calibration_file", "ground_plane.auto.")
+
+# ground_plane.auto.*: name -> (description, (low, high)); 0 = SelfCalibrationConfig's.
+_AUTO: dict[str, tuple[str, tuple[float, float]]] = {
+    "ground_plane.auto.stature_mean_m": ("auto: mean upright stature of the people seen (m)",
+                                         (0.0, 2.2)),
+    "ground_plane.auto.stature_std_m": ("auto: spread (1 sigma) of their stature (m)",
+                                        (0.0, 0.5)),
+    "ground_plane.auto.pixel_sigma_px": ("auto: joint pixel error of the detector (px)",
+                                         (0.0, 50.0)),
+    "ground_plane.auto.min_person_px": ("auto: people shorter than this in the image are not "
+                                        "used (px)", (0.0, 100000.0)),
+    "ground_plane.auto.min_frames": ("auto: frames with standing people before converging",
+                                     (0, 1000000)),
+    "ground_plane.auto.min_people": ("auto: distinct people before converging", (0, 100000)),
+    "ground_plane.auto.max_height_std": ("auto: converged when the height's 1 sigma is at "
+                                         "most this fraction of it", (0.0, 1.0)),
+    "ground_plane.auto.max_angle_std_deg": ("auto: converged when pitch's and roll's 1 sigma "
+                                            "are at most this (deg)", (0.0, 20.0)),
+    "ground_plane.auto.misfit_patience": ("auto: refits in a row that do not fit the recent "
+                                          "people before starting over", (0, 1000)),
+}
+
 # name -> (description, (low, high) or None)
 SPECS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "model_dir": ("model.yaml + *.safetensors; '' = the bundled demo model", None),
@@ -56,18 +81,26 @@ SPECS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "tracking.min_cutoff": ("One Euro minimum cut-off (Hz) (live)", (0.0, 1000.0)),
     "tracking.beta": ("One Euro speed coefficient (live)", (0.0, 1000.0)),
     "tracking.d_cutoff": ("One Euro derivative cut-off (Hz) (live)", (0.0, 1000.0)),
-    "ground_plane.mode": ("ground-plane prior: off | fixed | tf (at the next configure)", None),
+    "ground_plane.mode": ("ground-plane prior: off | fixed | tf | auto (at the next "
+                          "configure)", None),
     "ground_plane.camera_height_m": ("fixed: optical centre above flat ground (m) (live)",
                                      (0.0, 1000.0)),
     "ground_plane.pitch_deg": ("fixed: camera pitched down (deg) (live)", (-89.0, 89.0)),
     "ground_plane.roll_deg": ("fixed: camera roll about its optical axis (deg) (live)",
                               (-89.0, 89.0)),
-    "ground_plane.ground_frame": ("tf: frame whose z = 0 plane is the ground (live)", None),
+    "ground_plane.ground_frame": ("tf: frame whose z = 0 plane is the ground; auto: the "
+                                  "parent frame of ~/ground_estimate (live)", None),
     "ground_plane.tf_timeout_s": ("tf: longest wait for the transform (s) (live)", (0.0, 1.0)),
     "ground_plane.ankle_height_m": ("ankle joint above the ground when standing (m) (live)",
                                     (0.0, 0.5)),
     "ground_plane.max_depth_change": ("larger relative corrections are not made (live)",
                                       (0.0, 10.0)),
+    "ground_plane.calibration_file": ("auto: YAML of the learnt ground, loaded at configure, "
+                                      "saved at deactivate and shutdown; '' = none", None),
+    **{name: (f"{text}; 0 = the estimator's default", bounds)
+       for name, (text, bounds) in _AUTO.items()},
+    RESET_PARAMETER: ("auto: set true to forget the learnt ground and start over (flips back "
+                      "to false); the service ~/reset_ground_calibration does the same", None),
 }
 
 LIVE_PREFIXES = ("tracking.", "ground_plane.")
@@ -77,7 +110,7 @@ LIVE = frozenset({"decode_threshold", "min_joints", "publish_markers", "marker_l
 
 def is_live(name: str) -> bool:
     """True when a change of ``name`` applies to a configured node at once."""
-    if name == "ground_plane.mode":
+    if name.startswith(AT_CONFIGURE):
         return False
     return name in LIVE or name.startswith(LIVE_PREFIXES)
 

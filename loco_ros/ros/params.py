@@ -60,16 +60,18 @@ def config_with(node: Node, cls: type[T], changes: dict[str, Any]) -> T:
     return from_dict(cls, nested)
 
 
-def unknown_parameters(node: Node, cls: type) -> list[str]:
-    """Parameters the node holds that ``cls`` does not know (typos in a params file)."""
-    known = set(flat_defaults(cls)) | ROS_OWN_PARAMETERS
+def unknown_parameters(node: Node, cls: type, extra: frozenset[str] = frozenset()) -> list[str]:
+    """Parameters the node holds that ``cls`` does not know (typos in a params file);
+    ``extra``: the node's own parameters outside ``cls``."""
+    known = set(flat_defaults(cls)) | ROS_OWN_PARAMETERS | extra
     names = node.list_parameters([], 0).names
     return sorted(n for n in names if n not in known and not n.startswith("qos_overrides."))
 
 
-def read_config(node: Node, cls: type[T]) -> T:
-    """Build ``cls`` from the node's parameters; ConfigError names unknown or invalid ones."""
-    unknown = unknown_parameters(node, cls)
+def read_config(node: Node, cls: type[T], extra: frozenset[str] = frozenset()) -> T:
+    """Build ``cls`` from the node's parameters; ConfigError names unknown or invalid ones
+    (``extra``: the node's own parameters outside ``cls``)."""
+    unknown = unknown_parameters(node, cls, extra)
     if unknown:
         raise ConfigError(f"unknown parameter(s) {unknown}")
     values = {name: node.get_parameter(name).value for name in flat_defaults(cls)}

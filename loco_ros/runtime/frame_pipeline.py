@@ -8,8 +8,15 @@
     result.people                                              # refined, grounded, tracked
 
 Stages, one line each in :meth:`FramePipeline.process`: the estimator (letterbox, network,
-peaks, lifting with the lens, association, refiner), the ground plane (fixed mount, TF, or the
-caller's), tracking. The :class:`FrameResult` keeps the intermediate people the metrics read.
+peaks, lifting with the lens, association, refiner), the ground plane (fixed mount, TF, the
+self-calibration of mode ``auto``, or the caller's), tracking. The :class:`FrameResult` keeps
+the intermediate people the metrics read.
+
+Mode ``auto``: the pipeline owns a :class:`GroundCalibration` (``pipeline.calibration``, from
+``initial_calibration`` when given) and feeds it every frame's people with their image-only
+depth; people are snapped to its plane only once it has converged, before that they keep the
+image-only depth. Frames go in the order given (a bag's order offline), so live and offline
+runs learn the same estimate.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
+from loco_ros.calibration import CalibrationEstimate
 from loco_ros.camera.intrinsics import IntrinsicsSource
 from loco_ros.camera.lens import CameraModel, ImageCamera
 from loco_ros.decoding.ground_plane import (
@@ -30,6 +38,7 @@ from loco_ros.decoding.ground_plane import (
 )
 from loco_ros.errors import InputError
 from loco_ros.runtime.estimator import Estimate
+from loco_ros.runtime.ground_calibration import CalibrationUpdate, GroundCalibration
 from loco_ros.runtime.node_config import NodeConfig
 from loco_ros.runtime.tracking import PersonTracker, TrackingConfig
 from loco_ros.types import Candidates, People
@@ -84,6 +93,11 @@ class FrameResult:
     grounded: estimate.people on the ground plane (None without a plane).
     ground_error: why the plane could not be had (None when it could, or is off).
     timings_s: seconds per stage (the estimator's, ground_plane, tracking, total).
+    calibration: mode ``auto``: the self-calibration after this frame (None in other modes);
+    people are grounded only when it has converged.
+    calibration_changed: a converged estimate appeared or changed on this frame.
+    calibration_restart: why the self-calibration started over by itself on this frame
+    (persistent misfit: camera moved, floor not flat), else "".
     """
 
     people: People
@@ -91,6 +105,9 @@ class FrameResult:
     grounded: People | None = None
     ground_error: InputError | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    calibration: CalibrationEstimate | None = None
+    calibration_changed: bool = False
+    calibration_restart: str = ""
 
     @property
     def detected(self) -> People:
@@ -117,17 +134,23 @@ class FramePipeline:
     """Camera lookup, estimator, ground plane, tracking; see the module docstring.
 
     ``planes`` gives the plane in ground_plane.mode ``tf`` (the node's TF lookup, or a bag's
-    /tf_static). ``ground_config`` and ``tracker.config`` may be replaced at run time.
+    /tf_static). In mode ``auto`` ``calibration`` is the self-calibration, started from
+    ``initial_calibration`` (a saved estimate) when given; None in other modes.
+    ``ground_config`` and ``tracker.config`` may be replaced at run time (not the mode).
     """
 
     def __init__(self, estimator: Estimator, config: PipelineConfig = PipelineConfig(),
-                 planes: PlaneSource | None = None) -> None:
+                 planes: PlaneSource | None = None,
+                 initial_calibration: CalibrationEstimate | None = None) -> None:
         self.estimator = estimator
         self.cameras = IntrinsicsSource(config.camera_info_mode, config.fallback,
                                         rectified=config.image_is_rectified)
         self.planes = planes
         self.tracker = None if config.tracking is None else PersonTracker(config.tracking)
         self.ground_config = config.ground_plane
+        self.calibration = None
+        if config.ground_plane.mode == "auto":
+            self.calibration = GroundCalibration(config.ground_plane, initial_calibration)
 
     @property
     def ground_config(self) -> GroundPlaneConfig:
@@ -143,7 +166,7 @@ class FramePipeline:
         return self.cameras.lookup_camera(width, height, stamp_ns)
 
     def reset(self) -> None:
-        """Start new tracks (ids are never reused)."""
+        """Start new tracks (ids are never reused); the ground calibration is kept."""
         if self.tracker is not None:
             self.tracker.reset()
 
@@ -160,6 +183,9 @@ class FramePipeline:
             camera = self.camera_for(image_rgb.shape[1], image_rgb.shape[0], stamp_ns)
         estimate = self.estimator.estimate(image_rgb, camera.K, lens=camera.lens)
         t0 = time.perf_counter()
+        update = self._calibrate(estimate.people, camera)
+        if plane is None and update is not None:
+            plane = self.calibration.plane  # None until converged: image-only depth
         grounded, ground_error = self._on_ground(estimate.people, frame_id, stamp_ns, plane)
         t1 = time.perf_counter()
         people = estimate.people if grounded is None else grounded
@@ -168,7 +194,16 @@ class FramePipeline:
         t2 = time.perf_counter()
         timings = dict(estimate.timings_s, ground_plane=t1 - t0, tracking=t2 - t1)
         timings["total"] = sum(timings.values())
-        return FrameResult(people, estimate, grounded, ground_error, timings)
+        if update is None:
+            return FrameResult(people, estimate, grounded, ground_error, timings)
+        return FrameResult(people, estimate, grounded, ground_error, timings, update.estimate,
+                           update.changed, update.restart_reason)
+
+    def _calibrate(self, people: People, camera: ImageCamera) -> CalibrationUpdate | None:
+        """Mode ``auto``: one frame of the self-calibration (None in other modes)."""
+        if self.calibration is None:
+            return None
+        return self.calibration.update(people, camera)
 
     def _on_ground(self, people: People, frame_id: str, stamp_ns: int,
                    plane: GroundPlane | None) -> tuple[People | None, InputError | None]:
