@@ -7,7 +7,7 @@
     loco train-predictor ...   loco_ros.training.train_predictor
     loco train-refiner ...     loco_ros.training.train_refiner
     loco evaluate ...          loco_ros.evaluation.evaluate
-    loco export [--model-dir DIR] [--cache-dir DIR] [--precision fp16|fp32] [--device-index N]
+    loco export [--model-dir DIR] [--cache-dir DIR] [--precision fp16|fp32|int8] [--device-index N]
                                the ONNX file and, where TensorRT and a GPU exist, the TensorRT
                                engine, into the cache loco_node reads (engine_cache_dir), so
                                that activating the node does not export or build (minutes)
@@ -105,6 +105,13 @@ def export(model_dir: str | None = None, cache_dir: str | None = None,
     cache.mkdir(parents=True, exist_ok=True)
     onnx = cached_onnx(config, network.predictor, network.vha, cache, progress=progress)
     done = {"onnx": str(onnx)}
+    if precision == "int8":  # the ONNX Runtime CPU graph; TensorRT builds fp16
+        from loco_ros.export.quantize import cached_int8_onnx, calibration_images
+
+        path = Path(model_dir) if model_dir else default_model_dir()
+        size_wh = (config.grid.image_width, config.grid.image_height)
+        done["onnx_int8"] = str(cached_int8_onnx(onnx, calibration_images(path), cache, size_wh))
+        precision = "fp16"
     if onnx_only:
         done["tensorrt"] = "skipped (--onnx-only)"
         return done
@@ -131,7 +138,9 @@ def _export(argv: list[str]) -> int:
     p.add_argument("--model-dir", default=None, help="model.yaml + weights (default: demo)")
     p.add_argument("--cache-dir", default=None,
                    help="default: $XDG_CACHE_HOME/loco_ros/engines, as the node")
-    p.add_argument("--precision", choices=("fp16", "fp32"), default="fp16")
+    p.add_argument("--precision", choices=("fp16", "fp32", "int8"), default="fp16",
+                   help="TensorRT engine precision; int8 also writes the ONNX Runtime CPU "
+                   "int8 graph (and builds a fp16 engine where TensorRT runs)")
     p.add_argument("--device-index", type=int, default=0, help="CUDA device of the engine")
     p.add_argument("--onnx-only", action="store_true", help="do not build a TensorRT engine")
     args = p.parse_args(argv)

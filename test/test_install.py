@@ -156,6 +156,8 @@ def test_wheel_holds_what_runs_and_nothing_of_training(installed: dict[str, Path
                  "weights/demo/vha.safetensors", "weights/demo/refiner.safetensors",
                  "msg/Pose3DArray.msg", "config/models/paper_jta.yaml"):
         assert data + name in names, name
+    calibration = [n for n in names if n.startswith(data + "weights/demo/int8_calibration/")]
+    assert len(calibration) >= 4  # precision int8 calibrates on them in an install too
     assert "loco_ros/kernels/peaks.cu" in names
     assert not [n for n in names if "/logs/" in n or n.startswith("loco_ros/ros/")]
     assert not [n for n in names if n.startswith(("test/", "tools/", "weights/"))]

@@ -16,6 +16,10 @@
    2.2-2.3 s per call (ONNX Runtime 45 ms); with ``torch.set_num_threads(1)`` 85 ms. Torch is
    the CPU fallback when onnxruntime is missing.
 
+``precision`` int8 is the ONNX Runtime CPU path only (``loco_ros.export.quantize``: the float
+graph statically quantised on the model's calibration frames, cached); TensorRT then builds
+fp16 and the other backends run fp32, and the reason says so.
+
 An explicit backend that cannot run here (TensorRT not installed, no GPU) falls back the
 same way, with a warning; the returned reason says what was chosen and why. A TensorRT engine
 build that fails falls back under ``auto`` and raises when TensorRT was asked for; a corrupt
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -39,6 +44,7 @@ from loco_ros.errors import ConfigError
 LOG = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "tensorrt", "torch", "onnxruntime")
+PRECISIONS = ("fp16", "fp32", "int8")
 DEVICES = ("cuda", "cpu")
 CPU_CHOICE = ("onnxruntime on CPU: the fastest CPU path (demo grid: 43-59 ms vs torch 83-87 ms "
               "per network call; see loco_ros.backends.selection)")
@@ -91,9 +97,22 @@ def _torch_cuda(network, peak_capacity, device_index) -> tuple[VolumeBackend, st
                      f"the GPU ({backend.peak_method})")
 
 
-def _cpu(network, config, cache_dir, onnx_path, prefer: str, threads: int = 0
+def _int8_onnx(fp32: Path, config: ModelConfig, cache_dir: Path,
+               calibration: Sequence[Path] | None) -> Path:
+    from loco_ros.export.quantize import MIN_CALIBRATION_IMAGES, cached_int8_onnx
+
+    if not calibration or len(calibration) < MIN_CALIBRATION_IMAGES:
+        raise ConfigError("precision int8 needs the model's calibration frames "
+                          "(<model_dir>/int8_calibration/); use fp32 for this model")
+    size_wh = (config.grid.image_width, config.grid.image_height)
+    return cached_int8_onnx(fp32, calibration, cache_dir, size_wh)
+
+
+def _cpu(network, config, cache_dir, onnx_path, prefer: str, threads: int = 0,
+         precision: str = "fp32", calibration: Sequence[Path] | None = None
          ) -> tuple[VolumeBackend, str]:
-    """ONNX Runtime on the CPU (unless ``prefer`` is torch or onnxruntime is missing)."""
+    """ONNX Runtime on the CPU (unless ``prefer`` is torch or onnxruntime is missing), on the
+    int8 graph when ``precision`` is int8."""
     from loco_ros.backends.torch_backend import TorchBackend
 
     if prefer != "torch":
@@ -101,11 +120,15 @@ def _cpu(network, config, cache_dir, onnx_path, prefer: str, threads: int = 0
 
         try:
             onnx = _onnx_for(network, config, cache_dir, onnx_path)
+            if precision == "int8":
+                onnx = _int8_onnx(onnx, config, cache_dir, calibration)
             backend = OnnxRuntimeBackend(onnx, "cpu", threads=threads, model_config=config)
-            return backend, CPU_CHOICE if prefer == "auto" else "onnxruntime on CPU (requested)"
+            reason = CPU_CHOICE if prefer == "auto" else "onnxruntime on CPU (requested)"
+            return backend, reason + (", int8" if precision == "int8" else ", fp32")
         except BackendUnavailable as err:
             LOG.warning("onnxruntime unavailable (%s); using torch on the CPU", err)
-    return TorchBackend(network, "cpu"), "torch on CPU"
+    note = " (int8 is the onnxruntime CPU path; torch runs fp32)" if precision == "int8" else ""
+    return TorchBackend(network, "cpu"), "torch on CPU" + note
 
 
 def select_backend(
@@ -119,12 +142,14 @@ def select_backend(
     peak_capacity: int = 4096,
     device_index: int = 0,
     cpu_threads: int = 0,
+    int8_calibration: Sequence[Path] | None = None,
 ) -> tuple[VolumeBackend, str]:
     """(backend, reason): the inference backend for ``network`` (an ImageToVolume) per the
     module docstring.
 
     backend: auto | tensorrt | torch | onnxruntime. device: cuda (falls back to the CPU when no
-    GPU is visible) | cpu. precision: fp16 | fp32 (TensorRT only). engine_cache_dir: ONNX
+    GPU is visible) | cpu. precision: fp16 | fp32 (TensorRT) | int8 (ONNX Runtime on the CPU,
+    calibrated on ``int8_calibration`` frames; elsewhere as fp16). engine_cache_dir: ONNX
     exports and TensorRT engines (default ``default_cache_dir()``). onnx_path: use this ONNX
     file instead of exporting ``network``. device_index: the CUDA device. cpu_threads:
     onnxruntime's intra-op threads on the CPU (0 = its default; torch's are the caller's,
@@ -134,6 +159,8 @@ def select_backend(
         raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if device not in DEVICES:
         raise ConfigError(f"device must be one of {DEVICES}, got {device!r}")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     cache_dir = Path(engine_cache_dir) if engine_cache_dir else default_cache_dir()
     notes: list[str] = []
     no_gpu = _gpu_unavailable_reason(device, device_index)
@@ -143,8 +170,11 @@ def select_backend(
         why = no_gpu or tensorrt_unavailable_reason()
         if why is None:
             try:
-                return _tensorrt(network, model_config, cache_dir, onnx_path, precision,
-                                 peak_capacity, device_index)
+                chosen, reason = _tensorrt(
+                    network, model_config, cache_dir, onnx_path,
+                    "fp16" if precision == "int8" else precision, peak_capacity, device_index)
+                note = " (int8 is the onnxruntime CPU path; fp16 here)"
+                return chosen, reason + (note if precision == "int8" else "")
             except BackendError as err:  # a failed build; a corrupt engine (WeightsError) raises
                 if backend == "tensorrt":
                     raise
@@ -164,7 +194,8 @@ def select_backend(
         if device == "cuda":
             notes.append(f"CPU fallback ({no_gpu or 'onnxruntime has no CUDA provider'})")
         prefer = "auto" if backend == "tensorrt" else backend
-        chosen, reason = _cpu(network, model_config, cache_dir, onnx_path, prefer, cpu_threads)
+        chosen, reason = _cpu(network, model_config, cache_dir, onnx_path, prefer, cpu_threads,
+                              precision, int8_calibration)
     if backend == "tensorrt":
         LOG.warning("backend tensorrt requested but unavailable: %s", "; ".join(notes))
     return chosen, "; ".join([*notes, reason])

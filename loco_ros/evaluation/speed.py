@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=99)
     p.add_argument("--backend", default="auto")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="fp32", choices=("fp16", "fp32", "int8"),
+                   help="int8: the ONNX Runtime CPU graph quantised on the model's frames")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> dict:
     config = load_yaml(ModelConfig, Path(args.model) / "model.yaml")
     frames = list(synthetic_frames(config, args.frames + args.warmup, args.seed))
     est = LocoEstimator.from_dir(args.model, backend=args.backend, device=args.device,
-                                 precision="fp32")
+                                 precision=args.precision)
     est.open()
     totals, stages = [], {}
     people = []

@@ -40,7 +40,8 @@ SPECS: dict[str, tuple[str, tuple[float, float] | None]] = {
     "model_dir": ("model.yaml + *.safetensors; '' = the bundled demo model", None),
     "backend": ("inference backend: auto | tensorrt | torch | onnxruntime", None),
     "device": ("preferred device: cuda | cpu (cuda falls back to cpu, logged)", None),
-    "precision": ("TensorRT engine precision: fp16 | fp32", None),
+    "precision": ("fp16 | fp32: TensorRT engine precision; int8: the ONNX Runtime CPU graph "
+                  "quantised on the model's calibration frames (TensorRT builds fp16 then)", None),
     "engine_cache_dir": ("ONNX exports and TensorRT engines ('loco export' fills it); '' = "
                          "~/.cache/loco_ros/engines", None),
     "cuda_device": ("CUDA device index (torch, TensorRT, onnxruntime's CUDA EP)", (0, 63)),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -122,11 +123,12 @@ class LocoEstimator:
     def __init__(self, config: ModelConfig, network: ImageToVolume,
                  refiner: PoseRefiner | None, backend: str = "auto", device: str = "cpu",
                  precision: str = "fp16", engine_cache_dir: str | None = None,
-                 device_index: int = 0, cpu_threads: int = 0) -> None:
+                 device_index: int = 0, cpu_threads: int = 0,
+                 int8_calibration: Sequence[Path] | None = None) -> None:
         self.config, self.network, self.refiner = config, network, refiner
         self._options = dict(backend=backend, device=device, precision=precision,
                              engine_cache_dir=engine_cache_dir, device_index=device_index,
-                             cpu_threads=cpu_threads)
+                             cpu_threads=cpu_threads, int8_calibration=int8_calibration)
         self._backend = None
         self._reason = "not opened"
         self._closed = False
@@ -139,6 +141,10 @@ class LocoEstimator:
         """Load a model directory (default: the bundled demo model); WeightsError if broken."""
         path = Path(model_dir) if model_dir else default_model_dir()
         config, network, refiner = load_model(path)
+        if options.get("precision") == "int8" and options.get("int8_calibration") is None:
+            from loco_ros.export.quantize import calibration_images
+
+            options["int8_calibration"] = calibration_images(path)
         return cls(config, network, refiner, **options)
 
     def open(self) -> None:

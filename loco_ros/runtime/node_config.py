@@ -21,7 +21,7 @@ class NodeConfig:
     model_dir: str = ""  # model.yaml + *.safetensors; "" = the bundled demo model
     backend: str = "auto"  # auto | tensorrt | torch | onnxruntime
     device: str = "cuda"  # preferred device: cuda | cpu (cuda falls back to cpu, logged)
-    precision: str = "fp16"  # fp16 | fp32 (TensorRT)
+    precision: str = "fp16"  # fp16 | fp32 (TensorRT); int8 (ONNX Runtime on the CPU)
     engine_cache_dir: str = ""  # "" = ~/.cache/loco_ros/engines
     cuda_device: int = 0  # CUDA device index (torch, TensorRT, onnxruntime's CUDA EP)
     cpu_threads: int = 0  # intra-op threads of torch and onnxruntime on the CPU; 0 = defaults
@@ -49,7 +49,7 @@ class NodeConfig:
         _require(self.backend in ("auto", "tensorrt", "torch", "onnxruntime"),
                  f"backend must be auto|tensorrt|torch|onnxruntime, not {self.backend!r}")
         _require(self.device in ("cuda", "cpu"), f"device must be cuda|cpu, not {self.device!r}")
-        _require(self.precision in ("fp16", "fp32"), "precision must be fp16|fp32")
+        _require(self.precision in ("fp16", "fp32", "int8"), "precision must be fp16|fp32|int8")
         _require(self.input_qos in ("sensor_data", "reliable", "system_default"),
                  f"input_qos must be sensor_data|reliable|system_default, not {self.input_qos!r}")
         _require(self.camera_info_mode in ("latest", "exact"),
