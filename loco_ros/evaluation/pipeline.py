@@ -23,12 +23,15 @@ from loco_ros.types import People
 
 def evaluation_pipeline(network: ImageToVolume, config: ModelConfig,
                         refiner: PoseRefiner | None = None,
-                        ground_config: GroundPlaneConfig | None = None) -> FramePipeline:
+                        ground_config: GroundPlaneConfig | None = None,
+                        backend_options: dict | None = None) -> FramePipeline:
     """A FramePipeline (no tracking) running ``network`` with the torch backend where its
-    weights are. Never close its estimator: that would move a GPU network to the CPU."""
+    weights are, or with ``backend_options`` for LocoEstimator (e.g. ONNX Runtime int8).
+    Never close its estimator: that would move a GPU network to the CPU."""
     device = next(network.parameters()).device
-    estimator = LocoEstimator(config, network, refiner, backend="torch", device=device.type,
-                              device_index=device.index or 0)
+    options = backend_options or dict(backend="torch", device=device.type,
+                                      device_index=device.index or 0)
+    estimator = LocoEstimator(config, network, refiner, **options)
     return FramePipeline(estimator, PipelineConfig(ground_plane=ground_config
                                                    or GroundPlaneConfig()))
 

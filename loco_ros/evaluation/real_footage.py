@@ -55,14 +55,23 @@ class Model:
     config: object
     network: torch.nn.Module
     refiner: object
+    backend_options: dict | None = None  # LocoEstimator's; None: torch where the weights are
     _pipeline: object = field(default=None, repr=False, compare=False)  # built on first use
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> Model:
+    def load(cls, model_dir: str | Path, precision: str = "fp32") -> Model:
+        """The model of a directory; precision int8 runs the ONNX Runtime CPU int8 graph
+        (``loco_ros.export.quantize``), fp32 the torch network."""
         from loco_ros.runtime.estimator import load_model
 
         config, network, refiner = load_model(Path(model_dir))
-        return cls(config, network, refiner)
+        options = None
+        if precision == "int8":
+            from loco_ros.export.quantize import calibration_images
+
+            options = dict(backend="onnxruntime", device="cpu", precision="int8",
+                           int8_calibration=calibration_images(model_dir))
+        return cls(config, network, refiner, options)
 
     def with_decoding(self, threshold: float, min_joints: int, duplicate_frac: float
                       ) -> Model:
@@ -73,14 +82,15 @@ class Model:
         config = replace(c, decode=replace(c.decode, threshold=threshold),
                          association=replace(c.association, min_joints=min_joints,
                                              duplicate_frac=duplicate_frac))
-        return Model(config, self.network, self.refiner)
+        return Model(config, self.network, self.refiner, self.backend_options)
 
     def people(self, image_rgb: np.ndarray, K: np.ndarray):
         """The people the node would publish for this image (refined when a refiner runs)."""
         from loco_ros.evaluation.pipeline import evaluation_pipeline, run_frame
 
         if self._pipeline is None:
-            self._pipeline = evaluation_pipeline(self.network, self.config, self.refiner)
+            self._pipeline = evaluation_pipeline(self.network, self.config, self.refiner,
+                                                 backend_options=self.backend_options)
         return run_frame(self._pipeline, image_rgb, K).people
 
 
@@ -233,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duplicate-fracs", type=float, nargs="+", default=None,
                    help="with --thresholds: also each association.duplicate_frac")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                   help="int8: the ONNX Runtime CPU int8 graph (precision int8 of the node)")
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -251,7 +263,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     args.model = model_dir(args.model)
     torch.set_num_threads(args.threads)
-    model = Model.load(args.model)
+    model = Model.load(args.model, args.precision)
     t0 = time.time()
     if args.source == "real":
         results, pictures = held_out_real(model, args)
