@@ -189,3 +189,61 @@ def test_linker_splits_rather_than_merges():
     assert mixed <= 0.02 * len(owners), (mixed, len(owners))
     assert len(groups) <= len(owners)
     assert max(len(v) for v in owners.values()) >= 1
+
+
+def test_ground_depth_std_from_the_covariance():
+    """Height uncertainty alone gives every ray the same relative depth spread; pitch
+    uncertainty costs more for rays near the horizon (far people) than for steep ones."""
+    from loco_ros.calibration.model import ground_depth_log_std
+
+    rays = np.array([[0.0, 0.5], [0.0, 0.05], [0.0, -0.6]])  # steep, near horizon, sky
+    s = ground_depth_log_std(rays, math.radians(10.0), 0.0, np.diag([0.0, 0.0, 0.03 ** 2]))
+    assert s[:2] == pytest.approx([0.03, 0.03], rel=1e-3) and np.isnan(s[2])
+    s = ground_depth_log_std(rays[:2], math.radians(10.0), 0.0,
+                             np.diag([math.radians(0.5) ** 2, 0.0, 0.0]))
+    assert s[1] > 2.0 * s[0] > 0.0
+    # depth = h / y_level: finite differences of the pitch agree with the gradient
+    e = CalibrationEstimate(camera_height_m=3.0, pitch_deg=10.0, roll_deg=0.0,
+                            camera_height_std_m=0.0, pitch_std_deg=0.5, roll_std_deg=0.0)
+    assert e.depth_log_std(rays[:2]) == pytest.approx(s, rel=1e-3)
+
+
+def test_estimate_carries_covariance_and_depth_std():
+    stream = _stream(frames=150)
+    calibrator = SelfCalibrator()
+    estimate = _run(calibrator, stream, np.random.default_rng(3))
+    assert estimate.has_value and len(estimate.covariance) == 9
+    assert 0.0 < estimate.depth_std < 0.2
+    cov = np.reshape(estimate.covariance, (3, 3))
+    assert math.degrees(math.sqrt(cov[0, 0])) == pytest.approx(estimate.pitch_std_deg)
+    # the depth rule can hold the flag back: an impossible ratio never converges
+    strict = SelfCalibrator(SelfCalibrationConfig(max_depth_std_ratio=1e-3))
+    assert not _run(strict, stream, np.random.default_rng(3)).converged
+
+
+def test_fuse_ground_depth_between_image_and_ground():
+    from loco_ros.decoding.ground_plane import (
+        fuse_ground_depth,
+        ground_plane_from_angles,
+        snap_people_to_ground,
+    )
+
+    stream = _stream(frames=5)
+    camera = stream.camera
+    frame = next(iter(stream.frames()))
+    people, _ = noisy_people(stream, frame, np.random.default_rng(0), 0.0, 0.0)
+    plane = ground_plane_from_angles(camera.height_m, camera.pitch_rad, camera.roll_rad)
+    snapped = snap_people_to_ground(people, plane)
+    exact = fuse_ground_depth(people, plane, camera.K, pixel_sigma_px=1e-6,
+                              ankle_height_std_m=1e-6)
+    np.testing.assert_allclose(exact.xyz_m, snapped.xyz_m, rtol=1e-4)
+    unknown = fuse_ground_depth(people, plane, camera.K, plane_log_std=lambda r: np.full(
+        len(r), 10.0))
+    np.testing.assert_allclose(unknown.xyz_m, people.xyz_m, rtol=1e-3)
+    mid = fuse_ground_depth(people, plane, camera.K, image_rel_std=0.06,
+                            plane_log_std=lambda r: np.full(len(r), 0.06))
+    z0, z1, zm = (p.xyz_m[:, :, 2] for p in (people, snapped, mid))
+    moved = np.abs(z1 - z0) > 1e-3
+    assert moved.any()
+    lo, hi = np.minimum(z0, z1), np.maximum(z0, z1)
+    assert np.all((zm[moved] > lo[moved]) & (zm[moved] < hi[moved]))

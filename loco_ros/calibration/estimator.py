@@ -6,13 +6,20 @@ observation every ``sample_every_frames`` frames (consecutive frames repeat each
 Observations go into a fixed-size reservoir (a uniform sample of everything seen since the
 last reset, ``capacity`` rows) and a short recent window. Every ``refit_every_frames``
 frames the mount is refitted (:func:`loco_ros.calibration.model.fit_ground`, from the last
-estimate; the grid search runs at the first three refits, then every fifth until
-convergence and every twentieth after).
+estimate; the grid search runs at the first two refits, then every
+``grid_every_refits``-th until convergence and every fourth of those after).
 
-**Converged** when, at a refit: at least ``min_frames`` frames gave observations, at least
-``min_people`` distinct tracklets are inliers, the height's 1-sigma is at most
-``max_height_std`` of the height, pitch's and roll's at most ``max_angle_std_deg``, and at
-least half of the observations are inliers. It then stays converged until a reset.
+**Converged** means "snapping people to this plane gives better depth than the image
+alone": at two consecutive refits, at least ``min_frames`` frames gave observations, at
+least ``min_people`` distinct tracklets are inliers, the height's 1-sigma is at most
+``max_height_std`` of the height, pitch's and roll's at most ``max_angle_std_deg``, the
+depth the plane gives the people seen is uncertain by at most ``max_depth_std_ratio`` times
+the stature cue's relative spread (``stature_std_m / stature_mean_m``; 90th percentile over
+the inliers' ankle rays, from the fit's covariance), at least half of the observations are
+inliers; and the two fits agree within ``max_height_change`` (log) and
+``max_angle_change_deg``. Chosen on the tuning seeds 8000-8019 by auto's JTA F1@0.8 with no
+converged estimate more than 10 % off in height (docs/self_calibration.md). It then stays
+converged until a reset.
 
 **Persistent misfit** (the camera moved, the floor is not flat, people are not standing on
 it): at each refit once converged, the observations of the last ``misfit_frames`` frames
@@ -40,6 +47,7 @@ from loco_ros.calibration.model import (
     FitResult,
     Prior,
     fit_ground,
+    ground_depth_log_std,
     residuals_at,
 )
 from loco_ros.calibration.observations import TrackletLinker, standing_observations
@@ -77,15 +85,17 @@ frames (gait). ``pixel_sigma_px``: joint pixel error. Other fields: module docst
     sample_every_frames: int = 3
     refit_every_frames: int = 30
     grid_max_observations: int = 80
+    grid_every_refits: int = 10
     refit_every_converged_frames: int = 120
-    max_height_change: float = 0.02
-    max_angle_change_deg: float = 0.3
+    max_height_change: float = 0.03
+    max_angle_change_deg: float = 0.5
     pitch_range_deg: tuple[float, float] = (-20.0, 70.0)
     roll_range_deg: tuple[float, float] = (-15.0, 15.0)
     min_frames: int = 30
     min_people: int = 4
-    max_height_std: float = 0.02
-    max_angle_std_deg: float = 0.3
+    max_height_std: float = 0.03
+    max_angle_std_deg: float = 2.0
+    max_depth_std_ratio: float = 0.7
     misfit_frames: int = 60
     misfit_min_people: int = 3
     misfit_outlier_fraction: float = 0.5
@@ -112,6 +122,7 @@ frames (gait). ``pixel_sigma_px``: joint pixel error. Other fields: module docst
                  "refit_every_converged_frames must be a multiple of refit_every_frames")
         _require(0.0 < self.max_height_change < 1.0, "max_height_change must be in (0, 1)")
         _require(self.max_angle_change_deg > 0.0, "max_angle_change_deg must be > 0")
+        _require(self.grid_every_refits >= 1, "grid_every_refits must be >= 1")
         _require(self.grid_max_observations >= 10, "grid_max_observations must be >= 10")
         for name in ("pitch_range_deg", "roll_range_deg"):
             lo, hi = getattr(self, name)
@@ -119,6 +130,7 @@ frames (gait). ``pixel_sigma_px``: joint pixel error. Other fields: module docst
         _require(self.min_frames >= 1 and self.min_people >= 1, "min_frames, min_people >= 1")
         _require(0.0 < self.max_height_std < 1.0, "max_height_std must be in (0, 1)")
         _require(0.0 < self.max_angle_std_deg <= 20.0, "max_angle_std_deg must be in (0, 20]")
+        _require(self.max_depth_std_ratio > 0.0, "max_depth_std_ratio must be > 0")
         _require(self.misfit_frames >= 1, "misfit_frames must be >= 1")
         _require(self.misfit_min_people >= 1, "misfit_min_people must be >= 1")
         _require(0.0 < self.misfit_outlier_fraction <= 1.0, "misfit_outlier_fraction in (0, 1]")
@@ -143,7 +155,11 @@ class CalibrationEstimate:
     ``observations``: standing-people observations the fit rests on; ``people``: distinct
     tracklets among its inliers; ``frames``: frames that gave observations since the last
     reset; ``inlier_fraction``: of the observations; ``resets``: starts-over so far (misfit
-    or requested), ``reset_reason`` the last one's reason.
+    or requested), ``reset_reason`` the last one's reason; ``depth_std``: the relative
+    1-sigma of the depth this plane gives the people seen (90th percentile over the inlier
+    observations' ankle rays; compare with the stature cue's ``stature_std / stature_mean``);
+    ``covariance``: the 3 x 3 covariance of (pitch rad, roll rad, log height), row-major
+    (empty before the first fit).
     """
 
     camera_height_m: float = math.nan
@@ -159,6 +175,8 @@ class CalibrationEstimate:
     converged: bool = False
     resets: int = 0
     reset_reason: str = ""
+    depth_std: float = math.nan
+    covariance: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         _require(not self.converged or (self.camera_height_m > 0.0
@@ -179,6 +197,19 @@ class CalibrationEstimate:
             raise ValueError("no calibration estimate yet")
         return ground_plane_from_angles(self.camera_height_m, math.radians(self.pitch_deg),
                                         math.radians(self.roll_deg))
+
+    def depth_log_std(self, rays: np.ndarray) -> np.ndarray:
+        """(N,) relative 1-sigma of the depth this plane gives ground points seen along
+        normalised rays (N, 2) (:func:`loco_ros.calibration.model.ground_depth_log_std`);
+        from the stds alone (no correlations) when the covariance is not known."""
+        if len(self.covariance) == 9:
+            cov = np.asarray(self.covariance, np.float64).reshape(3, 3)
+        else:
+            cov = np.diag([math.radians(self.pitch_std_deg) ** 2,
+                           math.radians(self.roll_std_deg) ** 2,
+                           (self.camera_height_std_m / self.camera_height_m) ** 2])
+        return ground_depth_log_std(rays, math.radians(self.pitch_deg),
+                                    math.radians(self.roll_deg), cov)
 
     def ground_plane_config(self, base: GroundPlaneConfig | None = None) -> GroundPlaneConfig:
         """A ``fixed`` :class:`GroundPlaneConfig` of this mount (other fields from ``base``)."""
@@ -269,6 +300,7 @@ class SelfCalibrator:
         self._frames_used = 0
         self._last_sample: dict[int, int] = {}
         self._fit: FitResult | None = None
+        self._depth_std = math.inf
         self._converged = False
         self._last_met = False
         self._refits = 0
@@ -370,8 +402,8 @@ class SelfCalibrator:
         if self._buffer.size >= 3:
             foot, hip, head, noise, tracklet = self._buffer.view()
             start = self._current_mount()
-            grid = start is None or self._refits <= 3 or self._refits % (5 if not self._converged
-                                                                         else 20) == 0
+            grid = start is None or self._refits <= 2 or self._refits % (
+                c.grid_every_refits * (4 if self._converged else 1)) == 0
             fit = fit_ground(foot, hip, head, noise, tracklet, self._prior,
                              start, c.pitch_range_deg, c.roll_range_deg,
                              grid_max_observations=c.grid_max_observations if grid else 0,
@@ -380,6 +412,7 @@ class SelfCalibrator:
             if fit is not None:
                 previous = self._fit
                 self._fit = fit
+                self._depth_std = self._fit_depth_std(fit, foot)
                 if not self._converged:
                     meets = self._meets_rule(fit)
                     self._converged = meets and self._last_met and previous is not None \
@@ -394,12 +427,22 @@ class SelfCalibrator:
                 and math.degrees(max(abs(a.pitch_rad - b.pitch_rad),
                                      abs(a.roll_rad - b.roll_rad))) <= c.max_angle_change_deg)
 
+    @staticmethod
+    def _fit_depth_std(fit: FitResult, foot: np.ndarray) -> float:
+        """90th percentile of the relative depth 1-sigma the fit gives its inliers' ankles."""
+        rays = foot[fit.inliers] if fit.inliers.any() else foot
+        s = ground_depth_log_std(rays, fit.pitch_rad, fit.roll_rad, fit.cov)
+        s = s[np.isfinite(s)]
+        return float(np.percentile(s, 90)) if s.size else math.inf
+
     def _meets_rule(self, fit: FitResult) -> bool:
         c = self.config
         s_pitch, s_roll, s_h = fit.std
         return (self._frames_used >= c.min_frames and fit.people >= c.min_people
                 and s_h <= c.max_height_std * fit.camera_height_m
                 and math.degrees(max(s_pitch, s_roll)) <= c.max_angle_std_deg
+                and self._depth_std <= c.max_depth_std_ratio * c.stature_std_m
+                / c.stature_mean_m
                 and float(np.mean(fit.inliers)) >= 0.5)
 
     def _make_estimate(self) -> CalibrationEstimate:
@@ -416,7 +459,9 @@ class SelfCalibrator:
             pitch_std_deg=math.degrees(s_pitch), roll_std_deg=math.degrees(s_roll),
             observations=int(fit.inliers.size), people=fit.people, frames=self._frames_used,
             inlier_fraction=float(np.mean(fit.inliers)), converged=self._converged,
-            resets=self._resets, reset_reason=self._reason)
+            resets=self._resets, reset_reason=self._reason,
+            depth_std=self._depth_std if math.isfinite(self._depth_std) else math.nan,
+            covariance=tuple(float(v) for v in np.asarray(fit.cov).ravel()))
 
     # ----------------------------------------------------------------- misfit
     def _check_misfit(self) -> None:

@@ -345,3 +345,25 @@ def residuals_at(foot, hip, head, noise, prior: Prior, pitch_rad: float, roll_ra
     rs = dev / np.sqrt(prior.log_top_std ** 2 + s_stature ** 2)
     rl = lean[0] / np.sqrt(prior.lean_sigma ** 2 + s_lean ** 2)
     return rs, rl, valid[0], dev
+
+
+def ground_depth_log_std(foot: np.ndarray, pitch_rad: float, roll_rad: float,
+                         cov: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """(N,) relative 1-sigma of the depth the plane gives each foot ray (normalised (N, 2)).
+
+    A ground point seen along the ray r is at camera depth ``h / (R r).y`` (``R`` the level
+    rotation of :func:`_rotations`), so ``log depth = log h - log (R r).y``; its variance is
+    ``g^T cov g`` with ``g`` its gradient in (pitch, roll, log h). NaN for rays that do not
+    meet the ground under the estimate. This is what snapping a person's ankle to the
+    estimated plane costs in depth, to compare with the stature cue's spread."""
+    foot = np.asarray(foot, np.float64).reshape(-1, 2)
+    R = _rotations(np.array([pitch_rad, pitch_rad + eps, pitch_rad]),
+                   np.array([roll_rad, roll_rad, roll_rad + eps]))
+    rays = np.concatenate([foot, np.ones((foot.shape[0], 1))], 1)
+    y = np.einsum("gj,nj->gn", R[:, 1, :], rays)  # (3, N) level-frame y of the rays
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logy = np.where(y > 1e-9, np.log(np.maximum(y, 1e-12)), np.nan)
+        g = np.stack([-(logy[1] - logy[0]) / eps, -(logy[2] - logy[0]) / eps,
+                      np.ones(foot.shape[0])], 1)  # (N, 3)
+        var = np.einsum("ni,ij,nj->n", g, np.asarray(cov, np.float64), g)
+    return np.where(np.isfinite(logy[0]), np.sqrt(np.maximum(var, 0.0)), np.nan)

@@ -275,11 +275,13 @@ class TrackletLinker:
             self._ids = np.concatenate([self._ids, ids[new]])
             self._seen = np.concatenate([self._seen, np.full(len(new), frame, np.int64)])
             self._group = np.concatenate([self._group, groups[new]])
-        for i in range(n):  # track-id people: refresh their rows
-            if track_ids and int(ids[i]) in known and matched[i] < 0:
-                k = int(np.flatnonzero(self._ids == ids[i])[0])
-                self._state[k, :4], self._state[k, 8], self._seen[k] = (
-                    pts[i], obs.length_px[i], frame)
+        if track_ids:  # track-id people: refresh their rows
+            row_of = {int(t): k for k, t in enumerate(self._ids)}
+            for i in range(n):
+                k = row_of.get(int(ids[i]))
+                if k is not None and int(ids[i]) in known and matched[i] < 0:
+                    self._state[k, :4], self._state[k, 8], self._seen[k] = (
+                        pts[i], obs.length_px[i], frame)
         self.last_groups = groups
         return ids
 

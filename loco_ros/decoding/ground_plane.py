@@ -223,3 +223,56 @@ def snap_with_config(people: People, plane: GroundPlane, config: GroundPlaneConf
     """:func:`snap_people_to_ground` with the ankle height and depth-change limit of
     ``config`` (what the node and the evaluation both run)."""
     return snap_people_to_ground(people, plane, config.ankle_height_m, config.max_depth_change)
+
+
+def fuse_ground_depth(people: People, plane: GroundPlane, K: np.ndarray,
+                      ankle_height_m: float = 0.07, max_depth_change: float = 0.5,
+                      image_rel_std: float = 0.06, pixel_sigma_px: float = 2.0,
+                      ankle_height_std_m: float = 0.03, plane_log_std=None,
+                      undetected_factor: float = 4.0) -> People:
+    """Per person, the inverse-variance mean (in log depth) of the image's own depth and the
+    depth that puts its standing ankle on ``plane`` (what :func:`snap_people_to_ground` would
+    give); all joints are scaled by it, so pixels do not move.
+
+    Relative 1-sigma of the ground cue: ``pixel_sigma_px`` at the ankle over the ankle ray's
+    angle below the horizon (large for far people seen from a low camera), times
+    ``undetected_factor`` for a refiner-filled ankle; the ankle's height spread
+    ``ankle_height_std_m`` over the camera height; and ``plane_log_std(rays (N, 2)) -> (N,)``
+    the plane's own uncertainty per normalised ankle ray (None: an exact plane). The image
+    cue's is ``image_rel_std`` (the stature spread of depth from apparent size). People the
+    ground cannot place (as in :func:`snap_people_to_ground`) keep the image depth.
+    """
+    xyz = people.xyz_m.astype(np.float64)
+    if xyz.shape[0] == 0:
+        return people
+    ankles = xyz[:, ANKLES]  # (P, 2, 3)
+    below = ankles @ plane.up_cam
+    usable = np.isfinite(below) & (below < -1e-6)
+    detected = people.detected[:, ANKLES] & usable
+    has_detected = detected.any(axis=1)
+    ok = np.where(has_detected[:, None], detected, usable)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(ok, (ankle_height_m - plane.camera_height_m) / below, np.inf)
+    which = np.argmin(scale, axis=1)
+    s = scale[np.arange(len(scale)), which]
+    use = np.isfinite(s) & (s > 0) & (np.abs(s - 1.0) <= max_depth_change)
+    if not use.any():
+        return people
+    anchor = ankles[np.arange(len(scale)), which]  # (P, 3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rays = anchor[:, :2] / anchor[:, 2:3]
+        r_up = rays @ plane.up_cam[:2] + plane.up_cam[2]  # (r, 1) . up, < 0 towards ground
+        pix = pixel_sigma_px * np.hypot(plane.up_cam[0] / K[0, 0], plane.up_cam[1] / K[1, 1]) \
+            / np.abs(r_up)
+    pix = np.where(has_detected, pix, undetected_factor * pix)
+    var_g = pix ** 2 + (ankle_height_std_m / max(plane.camera_height_m - ankle_height_m,
+                                                 1e-3)) ** 2
+    if plane_log_std is not None:
+        var_g = var_g + np.nan_to_num(np.asarray(plane_log_std(rays), np.float64) ** 2,
+                                      nan=np.inf)
+    w = (1.0 / image_rel_std ** 2) / (1.0 / image_rel_std ** 2 + 1.0 / var_g)  # image weight
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fused = np.exp((1.0 - w) * np.log(s))
+    fused = np.where(use & np.isfinite(fused), fused, 1.0)
+    xyz *= fused[:, None, None]
+    return replace(people, xyz_m=xyz.astype(people.xyz_m.dtype))

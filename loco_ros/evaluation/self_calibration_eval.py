@@ -36,13 +36,14 @@ from pathlib import Path
 import numpy as np
 
 from loco_ros.calibration import SelfCalibrationConfig, SelfCalibrator
-from loco_ros.decoding.ground_plane import GroundPlaneConfig, snap_with_config
+from loco_ros.decoding.ground_plane import GroundPlaneConfig, fuse_ground_depth, snap_with_config
 from loco_ros.metrics import JTA_THRESHOLDS_M, jta_metric
 from loco_ros.skeleton import JOINT_INDEX, NUM_JOINTS
 from loco_ros.synthetic.pedestrians import PedestrianStream, StreamConfig, StreamFrame
 from loco_ros.types import People
 
 ASSUMED_STATURE_M = 1.70
+STATURE_REL_STD = 0.10 / 1.70  # the synthetic people's stature spread: image-only depth's
 CHECK_EVERY = 10
 TARGET = {"height_pct": 3.0, "pitch_deg": 0.5, "roll_deg": 0.5, "fraction": 0.9}
 _FEET = (JOINT_INDEX["head_top"], JOINT_INDEX["right_ankle"], JOINT_INDEX["left_ankle"])
@@ -86,6 +87,17 @@ def noisy_people(stream: PedestrianStream, frame: StreamFrame, rng: np.random.Ge
     return people, gt
 
 
+def fuse_with_config(people: People, plane, K: np.ndarray, ground_config: GroundPlaneConfig,
+                     pixel_sigma_px: float, estimate=None) -> People:
+    """Part 3: ground depth fused with the image's (stature) depth per person
+    (:func:`loco_ros.decoding.ground_plane.fuse_ground_depth`), with the self-calibrated
+    plane's own uncertainty when ``estimate`` is given."""
+    return fuse_ground_depth(people, plane, K, ground_config.ankle_height_m,
+                             ground_config.max_depth_change,
+                             image_rel_std=STATURE_REL_STD, pixel_sigma_px=pixel_sigma_px,
+                             plane_log_std=None if estimate is None else estimate.depth_log_std)
+
+
 def standing_in_view(stream: PedestrianStream, frame: StreamFrame) -> int:
     """People standing or walking whose head top and ankles are in the image."""
     xyz = stream.camera.world_to_camera(frame.joints_world)
@@ -113,7 +125,8 @@ def run_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCalib
     cam = stream.camera
     true_plane = cam.ground_plane
     rows, standing, statures_seen = [], [], {}
-    jta_frames = {"none": [], "fixed": [], "auto": []}
+    jta_frames = {"none": [], "fixed": [], "auto": [], "auto_fused": []}
+    converged_frame = None
     cost_s = 0.0
     tracker = None
     if ids == "tracker":  # the node's default: people carry the 3D tracker's ids
@@ -138,6 +151,11 @@ def run_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCalib
         pred["fixed"] = snap_with_config(people, true_plane, ground_config)
         pred["auto"] = (snap_with_config(people, estimate.ground_plane(), ground_config)
                         if estimate.converged else people)
+        pred["auto_fused"] = (fuse_with_config(people, estimate.ground_plane(), cam.K,
+                                               ground_config, pixel_noise_px, estimate)
+                              if estimate.converged else people)
+        if estimate.converged and converged_frame is None:
+            converged_frame = index
         for key, value in pred.items():
             p = value.xyz_m[:real].astype(np.float64)
             p = np.where(np.isfinite(gt), p, np.nan)
@@ -156,6 +174,7 @@ def run_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCalib
                                      "focal_px": float(cam.K[0, 0])},
             "people_at_once": stream.count, "standing_mean": float(np.mean(standing)),
             "trajectory": rows, "final": calibrator.estimate.summary(),
+            "converged_index": converged_frame,
             "resets": calibrator.estimate.resets, "cost_ms_per_frame":
                 1e3 * cost_s / max(len(standing), 1), "jta_frames": jta_frames}
 
@@ -239,14 +258,22 @@ def summarise(results: list[dict], at: int, frames: int) -> dict:
     for r in results:
         first = next((row["frame"] for row in r["trajectory"] if row["converged"]), None)
         converged_at.append(first)
-    jta = {k: {} for k in ("none", "fixed", "auto")}
-    merged = {k: [] for k in jta}
+    keys = ("none", "fixed", "auto", "auto_fused")
+    jta, jta_conv = {}, {}
+    merged = {k: [] for k in keys}
+    merged_conv = {k: [] for k in keys}
     for r in results:
-        for k in merged:
+        for k in keys:
             merged[k].extend(r["jta_frames"][k][at:])
-    for k, frames_k in merged.items():
-        res = jta_metric(frames_k, JTA_THRESHOLDS_M)
+            if r["converged_index"] is not None:
+                merged_conv[k].extend(r["jta_frames"][k][r["converged_index"]:])
+    for k in keys:
+        res = jta_metric(merged[k], JTA_THRESHOLDS_M)
         jta[k] = {f"{t:g}": round(float(v["f1"]), 4) for t, v in res.items()}
+        res = jta_metric(merged_conv[k], JTA_THRESHOLDS_M)
+        jta_conv[k] = {f"{t:g}": round(float(v["f1"]), 4) for t, v in res.items()}
+    worst_converged = max([row["error"][0] for r in results for row in r["trajectory"]
+                           if row["converged"]] + [0.0])
 
     def pct(rows, key):
         return float(np.mean([bool(t[key]) for t in rows])) if rows else math.nan
@@ -276,6 +303,9 @@ def summarise(results: list[dict], at: int, frames: int) -> dict:
                                                         "roll_deg")}},
         "converged_first_frame": converged_at,
         "jta_f1_after_at_frame": jta,
+        "jta_f1_after_convergence": jta_conv,
+        "jta_after_convergence_frames": len(merged_conv["none"]),
+        "worst_converged_height_pct": worst_converged,
         "cost_ms_per_frame_mean": float(np.mean([r["cost_ms_per_frame"] for r in results])),
         "per_sequence": [{**{k: r[k] for k in ("seed", "camera", "people_at_once",
                                               "standing_mean", "final", "resets")},
@@ -297,8 +327,19 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--ids", choices=("tracker", "none"), default="tracker",
                    help="people's track ids: the node's 3D tracker (default config) or none "
                         "(the calibrator links people itself)")
+    p.add_argument("--sweep-rules", default=None, metavar="JSON",
+                   help="replay the convergence rules of RULE_GRID instead (tuning seeds only)")
+    p.add_argument("--cache", default=None, help="pickle of the recorded sequences (sweep)")
     args = p.parse_args(argv)
     import os
+
+    if args.sweep_rules:
+        rows = sweep_rules(args.seed, args.sequences, args.frames, args.at_frame,
+                           args.pixel_noise_px, args.false_rate, args.ids, args.cache)
+        for r in rows[:15]:
+            print(json.dumps(r))
+        Path(args.sweep_rules).write_text(json.dumps(rows, indent=1) + "\n")
+        return {"rules": rows}
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     stream_config = StreamConfig(frames=args.frames)
@@ -329,6 +370,148 @@ def main(argv: list[str] | None = None) -> dict:
     if args.plot:
         plot(results, args.plot, args.at_frame)
     return summary
+
+
+
+# --------------------------------------------------------------------------- rule sweep
+# Choosing the convergence rule: each sequence is run once with a calibrator that never
+# converges (its refits are then those of any rule up to the frame it converges), recording
+# every refit's estimate and, per frame, the JTA counts of image-only depth, of the true
+# ground and of snapping to the latest estimate. A rule is then replayed on the refits; after
+# its convergence the estimate is taken as the latest refit (every 30 frames: the real
+# calibrator refits less often once converged, so the replay is an approximation checked by
+# a full run of the chosen rule).
+
+_NEVER = {"min_people": 10 ** 9}
+
+
+def record_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCalibrationConfig,
+                    pixel_noise_px: float, false_rate: float, ground_config: GroundPlaneConfig,
+                    ids: str = "tracker") -> dict:
+    from dataclasses import replace as _replace
+
+    from loco_ros.metrics.jta import jta_frame_counts
+
+    stream = PedestrianStream(seed, stream_config)
+    rng = np.random.default_rng(seed + 12345)
+    calibrator = SelfCalibrator(_replace(calib_config, **_NEVER))
+    cam = stream.camera
+    tracker = None
+    if ids == "tracker":
+        from loco_ros.runtime.tracking import PersonTracker
+
+        tracker = PersonTracker()
+    refits, counts = [], {"none": [], "fixed": [], "latest": [], "fused_fixed": [],
+                          "fused_latest": []}
+    for index, frame in enumerate(stream.frames()):
+        people, gt = noisy_people(stream, frame, rng, pixel_noise_px, false_rate)
+        if tracker is not None:
+            people = tracker.update(people, index / stream_config.fps)
+        estimate = calibrator.update(people, cam.K)
+        if (index + 1) % calib_config.refit_every_frames == 0:
+            refits.append({"frame": index + 1, "estimate": estimate,
+                           "error": errors(estimate, cam)})
+        real = len(gt)
+        pred = {"none": people,
+                "fixed": snap_with_config(people, cam.ground_plane, ground_config),
+                "latest": (snap_with_config(people, estimate.ground_plane(), ground_config)
+                           if estimate.has_value else people),
+                "fused_fixed": fuse_with_config(people, cam.ground_plane, cam.K, ground_config,
+                                                pixel_noise_px),
+                "fused_latest": (fuse_with_config(people, estimate.ground_plane(), cam.K,
+                                                  ground_config, pixel_noise_px, estimate)
+                                 if estimate.has_value else people)}
+        for key, value in pred.items():
+            p = value.xyz_m[:real].astype(np.float64)
+            p = np.where(np.isfinite(gt), p, np.nan)
+            p = np.concatenate([p, value.xyz_m[real:]])
+            counts[key].append([jta_frame_counts(gt, p, t) for t in JTA_THRESHOLDS_M])
+    return {"seed": seed, "refits": refits, "counts": counts,
+            "height_m": cam.height_m}
+
+
+def replay_rule(record: dict, rule: dict, stature_rel_std: float) -> int | None:
+    """The frame at which ``rule`` (SelfCalibrationConfig's rule fields) first fires."""
+    last_meets, last = False, None
+    for r in record["refits"]:
+        e = r["estimate"]
+        meets = (e.has_value and e.frames >= rule["min_frames"] and e.people >= rule["min_people"]
+                 and e.camera_height_std_m <= rule["max_height_std"] * e.camera_height_m
+                 and max(e.pitch_std_deg, e.roll_std_deg) <= rule["max_angle_std_deg"]
+                 and e.depth_std <= rule["max_depth_std_ratio"] * stature_rel_std
+                 and e.inlier_fraction >= 0.5)
+        agrees = last is not None and last.has_value and e.has_value and (
+            abs(math.log(e.camera_height_m / last.camera_height_m)) <= rule["max_height_change"]
+            and max(abs(e.pitch_deg - last.pitch_deg), abs(e.roll_deg - last.roll_deg))
+            <= rule["max_angle_change_deg"])
+        if meets and last_meets and agrees:
+            return r["frame"]
+        last_meets, last = meets, e
+    return None
+
+
+def score_rule(records: list[dict], rule: dict, stature_rel_std: float, from_frame: int,
+               key_after: str = "latest") -> dict:
+    """Replayed auto F1 per threshold from ``from_frame`` on and after convergence, the
+    convergence frames, and the worst height error of a converged estimate."""
+    from loco_ros.metrics.jta import jta_scores
+
+    f_auto, f_after, conv, worst = [], [], [], 0.0
+    for rec in records:
+        first = replay_rule(rec, rule, stature_rel_std)
+        conv.append(first)
+        for i in range(from_frame, len(rec["counts"]["none"])):
+            key = key_after if first is not None and i + 1 >= first else "none"
+            f_auto.append(rec["counts"][key][i])
+        if first is not None:
+            f_after.extend(rec["counts"][key_after][first - 1:])
+            worst = max([worst] + [r["error"][0] for r in rec["refits"] if r["frame"] >= first])
+    f1 = [round(100 * jta_scores([c[k] for c in f_auto])["f1"], 2)
+          for k in range(len(JTA_THRESHOLDS_M))]
+    f1_after = [round(100 * jta_scores([c[k] for c in f_after])["f1"], 2) if f_after else None
+                for k in range(len(JTA_THRESHOLDS_M))]
+    return {"f1_from": f1, "f1_after_convergence": f1_after, "converged_at": conv,
+            "worst_converged_height_pct": round(worst, 2)}
+
+
+RULE_GRID = {
+    "max_depth_std_ratio": (0.3, 0.4, 0.5, 0.6, 0.8, 1.0, math.inf),
+    "max_height_std": (0.02, 0.03, 0.05, 0.08),
+    "max_angle_std_deg": (0.3, 0.5, 0.8, 1.2),
+    "change": ((0.02, 0.3), (0.03, 0.5), (0.05, 1.0)),
+    "min_people": (4, 6),
+}
+
+
+def sweep_rules(seed: int, sequences: int, frames: int, at: int, pixel_noise_px: float,
+                false_rate: float, ids: str, cache: str | None = None) -> list[dict]:
+    """Every rule of :data:`RULE_GRID` replayed on the sequences, best auto F1@0.8 first."""
+    import itertools
+    import pickle
+
+    calib = SelfCalibrationConfig()
+    ground = GroundPlaneConfig()
+    records = None
+    if cache and Path(cache).exists():
+        records = pickle.loads(Path(cache).read_bytes())
+    if records is None:
+        records = []
+        for i in range(sequences):
+            records.append(record_sequence(seed + i, StreamConfig(frames=frames), calib,
+                                           pixel_noise_px, false_rate, ground, ids))
+            print(f"recorded seed {seed + i}", flush=True)
+        if cache:
+            Path(cache).write_bytes(pickle.dumps(records))
+    rel = calib.stature_std_m / calib.stature_mean_m
+    rows = []
+    for ratio, h_std, a_std, (dh, da), people in itertools.product(*RULE_GRID.values()):
+        rule = {"min_frames": calib.min_frames, "min_people": people, "max_height_std": h_std,
+                "max_angle_std_deg": a_std, "max_depth_std_ratio": ratio,
+                "max_height_change": dh, "max_angle_change_deg": da}
+        rows.append({"rule": rule, **score_rule(records, rule, rel, at)})
+    i08 = list(JTA_THRESHOLDS_M).index(0.8)
+    rows.sort(key=lambda r: -r["f1_from"][i08])
+    return rows
 
 
 if __name__ == "__main__":
