@@ -187,5 +187,34 @@ def test_auto_parameters_map_onto_the_estimator() -> None:
         assert hasattr(SelfCalibrationConfig(), name), name
     with pytest.raises(ConfigError, match="min_people"):
         AutoCalibrationConfig(min_people=-1)
+    # the convergence rule, cost and misfit fields added with the depth-based rule
+    newer = {"max_depth_std_ratio": 0.5, "max_height_change": 0.02,
+             "max_angle_change_deg": 0.3, "capacity": 400, "refit_every_frames": 20,
+             "refit_every_converged_frames": 80, "grid_every_refits": 5, "misfit_frames": 90,
+             "misfit_outlier_fraction": 0.4, "misfit_stature_bias": 0.1}
+    assert self_calibration_config(AutoCalibrationConfig(**newer)) == replace(
+        SelfCalibrationConfig(), **newer)
+    for name in newer:  # 0 keeps the estimator's default; a bad value is named
+        assert getattr(self_calibration_config(AutoCalibrationConfig(**{name: 0})), name) \
+            == getattr(SelfCalibrationConfig(), name)
+        with pytest.raises(ConfigError, match=name):
+            AutoCalibrationConfig(**{name: -1})
+    # a combination only the estimator can judge is a ConfigError at the mapping
+    with pytest.raises(ConfigError, match="multiple of refit_every_frames"):
+        self_calibration_config(AutoCalibrationConfig(refit_every_frames=50))
     with pytest.raises(ConfigError, match="ground_plane.mode"):
         GroundPlaneConfig(mode="magic")
+
+
+def test_auto_parameters_have_descriptors() -> None:
+    """Every ground_plane.auto field is a described node parameter whose range allows 0 (the
+    estimator's default) and the estimator's own default value."""
+    descriptors = pytest.importorskip("loco_ros.ros.param_descriptors")
+    from loco_ros.calibration import SelfCalibrationConfig
+
+    for name in AutoCalibrationConfig.__dataclass_fields__:
+        text, bounds = descriptors.SPECS[f"ground_plane.auto.{name}"]
+        assert text.endswith("0 = the estimator's default"), name
+        default = getattr(SelfCalibrationConfig(), name)
+        assert bounds[0] <= 0 and bounds[0] <= default <= bounds[1], name
+        assert not descriptors.is_live(f"ground_plane.auto.{name}")

@@ -247,3 +247,45 @@ def test_fuse_ground_depth_between_image_and_ground():
     assert moved.any()
     lo, hi = np.minimum(z0, z1), np.maximum(z0, z1)
     assert np.all((zm[moved] > lo[moved]) & (zm[moved] < hi[moved]))
+
+
+def test_batched_frames_give_the_frame_by_frame_estimates(monkeypatch):
+    """The calibrator measures pending frames in batches (cost); the estimate after every
+    frame is that of measuring each frame on its own, also when K changes between frames,
+    and the batched rows are those of standing_observations."""
+    from loco_ros.calibration.observations import (
+        gather_joints,
+        measure_people,
+        standing_observations,
+    )
+
+    stream = _stream(seed=5, frames=150, people=6)
+    rng = np.random.default_rng(3)
+    K0 = stream.camera.K
+    frames = []
+    for index, frame in enumerate(stream.frames()):
+        people, _ = noisy_people(stream, frame, rng, 1.0, 0.2)
+        K = K0 if index % 7 else K0 * np.array([[1.02, 1, 1], [1, 1.02, 1], [1, 1, 1]])
+        frames.append((replace(people, track_id=()), K))
+    config = SelfCalibrationConfig(refit_every_frames=15, refit_every_converged_frames=30)
+    runs = []
+    for batch in (1, SelfCalibrator.BATCH_FRAMES):
+        monkeypatch.setattr(SelfCalibrator, "BATCH_FRAMES", batch)
+        calibrator = SelfCalibrator(config)
+        runs.append([calibrator.update(p, K) for p, K in frames])
+    assert runs[0] == runs[1] and runs[0][-1].has_value
+    # rows of several frames at once, one K per row
+    people = [p for p, _ in frames[:14]]
+    parts = [gather_joints(p) for p in people]
+    Ks = np.concatenate([np.repeat(K[None], len(p), 0) for p, K in frames[:14]])
+    m = measure_people(*(np.concatenate([part[k] for part in parts]) for k in range(3)), Ks)
+    start = 0
+    for p, K in frames[:14]:
+        obs, standing = standing_observations(p, K)
+        mine = (m.rows >= start) & (m.rows < start + len(p))
+        np.testing.assert_array_equal(m.rows[mine] - start, obs.person)
+        np.testing.assert_array_equal(m.standing[mine], standing)
+        np.testing.assert_allclose(m.foot[mine], obs.foot, rtol=1e-12)
+        np.testing.assert_allclose(m.head[mine], obs.head, rtol=1e-12)
+        np.testing.assert_allclose(m.noise[mine], obs.noise, rtol=1e-12)
+        start += len(p)

@@ -50,7 +50,13 @@ from loco_ros.calibration.model import (
     ground_depth_log_std,
     residuals_at,
 )
-from loco_ros.calibration.observations import TrackletLinker, standing_observations
+from loco_ros.calibration.observations import (
+    Observations,
+    TrackletLinker,
+    _empty,
+    gather_joints,
+    measure_people,
+)
 from loco_ros.config import _require, load_yaml, save_yaml
 from loco_ros.decoding.ground_plane import GroundPlane, GroundPlaneConfig, ground_plane_from_angles
 from loco_ros.types import People
@@ -243,6 +249,7 @@ def load_estimate(path: str | Path) -> CalibrationEstimate:
 
 
 _FIELDS = ("foot", "hip", "head")
+_EMPTY = _empty()
 
 
 class _Rows:
@@ -293,6 +300,7 @@ class SelfCalibrator:
 
     # ----------------------------------------------------------------- state
     def _clear(self) -> None:
+        self._pending: list[tuple] = []  # frames not measured yet (see update)
         self._buffer = _Rows(self.config.capacity)
         self._recent = _Rows(self._recent_capacity)
         self._recent_next = 0
@@ -336,31 +344,105 @@ class SelfCalibrator:
 
     # ----------------------------------------------------------------- per frame
     def update(self, people: People, K: np.ndarray) -> CalibrationEstimate:
-        """Take one frame's people (uv_px, detected, xyz_m in the optical frame of K)."""
+        """Take one frame's people (uv_px, detected, xyz_m in the optical frame of K).
+
+        The frame's joints are copied and processed in batches of up to
+        ``BATCH_FRAMES`` frames, always before a refit: the standing tests of a batch run
+        at once (numpy's per-call cost dominates at a few people per frame), then each
+        frame is linked and sampled in order, so the estimates are those of frame-by-frame
+        processing (they only change at refits)."""
         c = self.config
         self._frame += 1
-        obs, standing = standing_observations(people, K, c.pixel_sigma_px, c.min_person_px,
-                                              c.max_bend_deg)
-        ids = self._linker.link(obs, tuple(people.track_id), self._frame)
+        self._pending.append((self._frame, *gather_joints(people), tuple(people.track_id),
+                              np.array(K, np.float64)))
+        if self._frame % c.refit_every_frames == 0:
+            self._flush()
+            self._refit()
+        elif len(self._pending) >= self.BATCH_FRAMES:
+            self._flush()
+        return self._estimate
+
+    BATCH_FRAMES = 10
+
+    def _flush(self) -> None:
+        """Measure, link and sample the pending frames in order."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        c = self.config
+        counts = np.array([len(f[1]) for f in pending])
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        if starts[-1]:
+            Ks = np.stack([f[5] for f in pending])
+            same_K = bool(np.all(Ks == Ks[0]))
+            m = measure_people(np.concatenate([f[1] for f in pending]),
+                               np.concatenate([f[2] for f in pending]),
+                               np.concatenate([f[3] for f in pending]),
+                               Ks[0] if same_K else np.repeat(Ks, counts, axis=0),
+                               c.pixel_sigma_px, c.min_person_px, c.max_bend_deg)
+            bounds = np.searchsorted(m.rows, starts).tolist()
+        else:
+            m, bounds = None, [0] * len(starts)
+        for k, (frame, _uv, _det, _xyz, track_ids, _K) in enumerate(pending):
+            a, b = bounds[k], bounds[k + 1]
+            if m is None or a == b:
+                obs, standing = _EMPTY, np.zeros(0, bool)
+            else:
+                obs = Observations(foot=m.foot[a:b], hip=m.hip[a:b], head=m.head[a:b],
+                                   noise=m.noise[a:b], person=m.rows[a:b] - starts[k],
+                                   foot_px=m.foot_px[a:b], length_px=m.length_px[a:b],
+                                   head_px=m.head_px[a:b])
+                standing = m.standing[a:b]
+            self._ingest(obs, standing, track_ids, frame)
+
+    def _ingest(self, obs: Observations, standing: np.ndarray, track_ids: tuple[str, ...],
+                frame: int) -> None:
+        """Link one frame's candidates and sample its standing people."""
+        c = self.config
+        ids = self._linker.link(obs, track_ids, frame)
         groups = self._linker.last_groups
-        added = 0
-        for i in np.flatnonzero(standing):
-            t = int(ids[i])
-            last = self._last_sample.get(t)
-            if last is not None and self._frame - last < c.sample_every_frames:
+        take = []
+        last_sample = self._last_sample
+        index = np.flatnonzero(standing)
+        for i, t in zip(index.tolist(), ids[index].tolist(), strict=True):
+            last = last_sample.get(t)
+            if last is not None and frame - last < c.sample_every_frames:
                 continue
-            self._last_sample[t] = self._frame
-            self._add(np.stack([obs.foot[i], obs.hip[i], obs.head[i]]), obs.noise[i], t,
-                      self._frame, int(groups[i]))
-            added += 1
-        if added:
+            last_sample[t] = frame
+            take.append(i)
+        if take:
+            xy = np.stack([obs.foot[take], obs.hip[take], obs.head[take]], axis=1)
+            self._add_many(xy, obs.noise[take], ids[take], frame, groups[take])
             self._frames_used += 1
         if len(self._last_sample) > 4 * c.capacity:
-            keep = self._frame - 10 * c.sample_every_frames
+            keep = frame - 10 * c.sample_every_frames
             self._last_sample = {k: v for k, v in self._last_sample.items() if v >= keep}
-        if self._frame % c.refit_every_frames == 0:
-            self._refit()
-        return self._estimate
+
+    def _add_many(self, xy: np.ndarray, noise: np.ndarray, tracklet: np.ndarray, frame: int,
+                  group: np.ndarray) -> None:
+        """:meth:`_add` of k observations of one frame (xy (k, 3, 2)), in order: the same
+        reservoir draws, written at once."""
+        b = self._buffer
+        k = xy.shape[0]
+        slots = np.empty(k, np.int64)
+        for r in range(k):
+            self._seen += 1
+            if b.size < b.capacity:
+                slots[r] = b.size
+                b.size += 1
+            else:  # reservoir sampling: a uniform sample of everything since the reset
+                j = int(self._rng.integers(self._seen))
+                slots[r] = j if j < b.capacity else -1
+        put = slots >= 0
+        if put.all():
+            b.put(slots, xy, noise, tracklet, frame, group)
+        elif put.any():
+            b.put(slots[put], xy[put], noise[put], tracklet[put], frame, group[put])
+        rec = self._recent
+        where = (self._recent_next + np.arange(k)) % rec.capacity
+        rec.put(where, xy, noise, tracklet, frame, group)
+        self._recent_next = (self._recent_next + k) % rec.capacity
+        rec.size = min(rec.size + k, rec.capacity)
 
     def _add(self, xy: np.ndarray, noise: float, tracklet: int, frame: int,
              group: int) -> None:

@@ -102,29 +102,35 @@ def log_scale_and_lean(pitch: np.ndarray, roll: np.ndarray, foot: np.ndarray, hi
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For G hypotheses (pitch, roll (G,) rad) and N observations (normalised (N, 2)):
     log f (G, N) with head-top height T = h f, the lean angle (G, N) rad, and valid (G, N)
-    (the foot ray goes down and the head is above the foot under that hypothesis)."""
-    pitch = np.atleast_1d(np.asarray(pitch, np.float64))
-    roll = np.atleast_1d(np.asarray(roll, np.float64))
-    R = _rotations(pitch, roll)  # (G, 3, 3)
-    ones = np.ones((foot.shape[0], 1))
-    df = np.einsum("gij,nj->gni", R, np.concatenate([foot, ones], 1))
-    dh = np.einsum("gij,nj->gni", R, np.concatenate([head, ones], 1))
-    qf, qh = df[..., [0, 2]], dh[..., [0, 2]]
-    dot = np.sum(qf * qh, -1)
-    fy = df[..., 1]
+    (the foot ray goes down and the head is above the foot under that hypothesis).
+
+    Written out for the rotation of :func:`_rotations` (``R = P(pitch) Rr(roll)``): a ray
+    (x, y, 1) becomes ``(cr x - sr y, cp a + sp, cp - sp a)`` with ``a = sr x + cr y``;
+    the up direction in the camera frame is ``-(cp sr, cp cr, sp)``."""
+    pitch = np.atleast_1d(np.asarray(pitch, np.float64))[:, None]
+    roll = np.atleast_1d(np.asarray(roll, np.float64))[:, None]
+    cp, sp, cr, sr = np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+
+    def level(ray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x, y = ray[:, 0], ray[:, 1]
+        a = sr * x + cr * y
+        return cr * x - sr * y, cp * a + sp, cp - sp * a
+
+    fx, fy, fz = level(foot)
+    hx, hy, hz = level(head)
+    dot = fx * hx + fz * hz
     valid = (fy > 1e-6) & (dot > 1e-9)
     with np.errstate(divide="ignore", invalid="ignore"):
-        m = np.sum(qf * qf, -1) / dot * dh[..., 1] / fy
+        m = (fx * fx + fz * fz) / dot * hy / fy
         valid &= m < 1.0 - 1e-6
         logf = np.log((1.0 - m) / (1.0 - ankle_fraction * m))
     valid &= np.isfinite(logf)
-    # Lean: up direction in the camera frame is R^T (0, -1, 0) = -(row 1 of R).
-    up = -R[:, 1, :]  # (G, 3)
-    d = up[:, None, :2] - hip[None] * up[:, None, 2:3]  # (G, N, 2) towards the up VP
-    e = head - hip  # (N, 2)
-    cross = d[..., 0] * e[None, :, 1] - d[..., 1] * e[None, :, 0]
-    dotp = np.sum(d * e[None], -1)
-    lean = np.arctan2(cross, dotp)
+    # Lean: towards the vertical vanishing point of up = -(cp sr, cp cr, sp) from the hip.
+    u0, u1, u2 = -cp * sr, -cp * cr, -sp  # (G, 1)
+    d0 = u0 - hip[:, 0] * u2  # (G, N)
+    d1 = u1 - hip[:, 1] * u2
+    e0, e1 = head[:, 0] - hip[:, 0], head[:, 1] - hip[:, 1]
+    lean = np.arctan2(d0 * e1 - d1 * e0, d0 * e0 + d1 * e1)
     return np.where(valid, logf, 0.0), lean, valid
 
 
@@ -178,10 +184,15 @@ class _Problem:
         den = np.bincount(idx, w.ravel(), G * self.C).reshape(G, self.C)
         return num / (den + 1.0 / prior_var)
 
-    def residuals(self, pitch, roll, logh) -> tuple[np.ndarray, np.ndarray]:
-        """(G, 2N + 2C) residuals (INVALID_RESIDUAL where invalid) and valid (G, N)."""
-        logf, lean, valid = log_scale_and_lean(pitch, roll, self.foot, self.hip, self.head,
-                                               self.prior.ankle_fraction)
+    def geometry(self, pitch, roll) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`log_scale_and_lean` of the observations for G hypotheses."""
+        return log_scale_and_lean(pitch, roll, self.foot, self.hip, self.head,
+                                  self.prior.ankle_fraction)
+
+    def residuals(self, pitch, roll, logh, geometry=None) -> tuple[np.ndarray, np.ndarray]:
+        """(G, 2N + 2C) residuals (INVALID_RESIDUAL where invalid) and valid (G, N);
+        ``geometry``: :meth:`geometry` of (pitch, roll) when already known."""
+        logf, lean, valid = self.geometry(pitch, roll) if geometry is None else geometry
         logh = np.atleast_1d(np.asarray(logh, np.float64))[:, None]
         dev = logf + logh - self.prior.log_top_mean  # log(implied / prior head-top height)
         ws = np.where(valid, 1.0 / self.s_stature ** 2, 0.0)
@@ -194,14 +205,13 @@ class _Problem:
         return np.concatenate([rs, rl, b_stature / self.prior.log_top_std,
                                b_lean / self.prior.lean_sigma], axis=1), valid
 
-    def profiled_logh(self, pitch, roll) -> np.ndarray:
-        logf, _, valid = log_scale_and_lean(pitch, roll, self.foot, self.hip, self.head,
-                                            self.prior.ankle_fraction)
+    def profiled_logh(self, pitch, roll, geometry=None) -> np.ndarray:
+        logf, _, valid = self.geometry(pitch, roll) if geometry is None else geometry
         w = np.where(valid, 1.0 / self.s_stature ** 2, 0.0) + 1e-12
         return _weighted_median(self.prior.log_top_mean - logf, w)
 
-    def cost(self, pitch, roll, logh) -> np.ndarray:
-        r, _ = self.residuals(pitch, roll, logh)
+    def cost(self, pitch, roll, logh, geometry=None) -> np.ndarray:
+        r, _ = self.residuals(pitch, roll, logh, geometry)
         return np.sum(_rho(r), -1)
 
 
@@ -214,8 +224,9 @@ def grid_start(problem: _Problem, pitch_range_deg: tuple[float, float],
     rolls = np.radians(np.arange(roll_range_deg[0], roll_range_deg[1] + 1e-9, roll_step_deg))
     P, Rr = np.meshgrid(pitches, rolls, indexing="ij")
     P, Rr = P.ravel(), Rr.ravel()
-    logh = problem.profiled_logh(P, Rr)
-    cost = problem.cost(P, Rr, logh)
+    geometry = problem.geometry(P, Rr)  # shared by the profiled height and the cost
+    logh = problem.profiled_logh(P, Rr, geometry)
+    cost = problem.cost(P, Rr, logh, geometry)
     best = int(np.argmin(cost))
     return float(P[best]), float(Rr[best]), float(logh[best])
 
@@ -252,7 +263,10 @@ def _linearise(problem: _Problem, p: np.ndarray, eps: float = 1e-6):
     pitch = np.array([p[0], p[0] + eps, p[0], p[0]])
     roll = np.array([p[1], p[1], p[1] + eps, p[1]])
     logh = np.array([p[2], p[2], p[2], p[2] + eps])
-    r4, valid = problem.residuals(pitch, roll, logh)
+    # the geometry does not depend on log h: the 4th hypothesis shares the 1st's
+    logf, lean, valid3 = problem.geometry(pitch[:3], roll[:3])
+    rows = [0, 1, 2, 0]
+    r4, valid = problem.residuals(pitch, roll, logh, (logf[rows], lean[rows], valid3[rows]))
     r = r4[0]
     J = ((r4[1:] - r4[0]) / eps).T
     n = problem.foot.shape[0]

@@ -54,22 +54,121 @@ class Observations:
         return int(self.foot.shape[0])
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sum over the last axis of a * b (2 or 3 components, written out: cheaper than
+    np.sum on small arrays)."""
+    out = a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1]
+    return out + a[..., 2] * b[..., 2] if a.shape[-1] == 3 else out
+
+
 def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosine of the angle between vectors a and b along the last axis (NaN if degenerate)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.sum(a * b, axis=-1) / np.sqrt(np.sum(a * a, axis=-1) * np.sum(b * b, axis=-1))
+    """Cosine of the angle between vectors a and b along the last axis (NaN if degenerate;
+    call under np.errstate(invalid, divide ignored))."""
+    return _dot(a, b) / np.sqrt(_dot(a, a) * _dot(b, b))
 
 
 def _upright(head, hip, foot, max_bend_deg: float) -> np.ndarray:
-    """Torso and legs in one line and of plausible relative length (2D or 3D points)."""
+    """Torso and legs in one line and of plausible relative length (2D or 3D points; call
+    under np.errstate(invalid, divide ignored))."""
     torso = head - hip
     legs = foot - hip
-    t2, l2 = np.sum(torso * torso, axis=-1), np.sum(legs * legs, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = np.sum(torso * legs, axis=-1) / np.sqrt(t2 * l2)
-        ratio2 = l2 / t2
+    t2, l2 = _dot(torso, torso), _dot(legs, legs)
+    cos = _dot(torso, legs) / np.sqrt(t2 * l2)
+    ratio2 = l2 / t2
     straight = cos <= -np.cos(np.radians(max_bend_deg))
     return straight & (ratio2 >= 0.55 ** 2) & (ratio2 <= 1.7 ** 2)
+
+
+# the joints read per person: head top, hips, ankles (2D) and with the knees (3D)
+_SEL2 = np.array([HEAD, *HIPS, *ANKLES])
+_SEL3 = np.array([*HIPS, *KNEES, *ANKLES, HEAD])
+
+
+def gather_joints(people: People) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The joints :func:`measure_people` reads, copied out of ``people``: pixels (P, 5, 2)
+    and detected (P, 5) of head top, hips and ankles, 3D (P, 7, 3) of hips, knees, ankles
+    and head top (float64)."""
+    uv = np.asarray(people.uv_px)[:, _SEL2].astype(np.float64)
+    det = np.asarray(people.detected, bool)[:, _SEL2]
+    xyz = np.asarray(people.xyz_m)[:, _SEL3].astype(np.float64)
+    return uv, det, xyz
+
+
+@dataclass(frozen=True)
+class MeasuredRows:
+    """:func:`measure_people` of rows of people (possibly of several frames): the
+    candidates (head top and an ankle detected, image length >= half the minimum), of which
+    ``standing`` passed the standing tests; per candidate its row, rays, noise and pixels
+    (the fields of :class:`Observations`)."""
+
+    rows: np.ndarray
+    standing: np.ndarray
+    foot: np.ndarray
+    hip: np.ndarray
+    head: np.ndarray
+    noise: np.ndarray
+    foot_px: np.ndarray
+    length_px: np.ndarray
+    head_px: np.ndarray
+
+
+def measure_people(uv: np.ndarray, det: np.ndarray, xyz: np.ndarray, K: np.ndarray,
+                   pixel_sigma_px: float = 2.0, min_person_px: float = 24.0,
+                   max_bend_deg: float = 30.0, max_knee_deg: float = 40.0) -> MeasuredRows:
+    """The standing tests and rays of :func:`standing_observations` for N rows of
+    :func:`gather_joints` output at once (rows may come from different frames: ``K`` is
+    (3, 3) or (N, 3, 3), one per row). Each row is tested on its own, so a batch of frames
+    gives exactly what the frames give one by one."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        det = det & np.isfinite(uv).all(axis=2)
+        rows = np.flatnonzero(det[:, 0] & (det[:, 3] | det[:, 4]))  # head top and an ankle
+        uv, det, xyz = uv[rows], det[rows], xyz[rows]
+        n = rows.size
+        uvz = np.where(det[..., None], uv, 0.0)
+        w = det.astype(np.float64)
+        hip_w, ankle_w = w[:, 1] + w[:, 2], w[:, 3] + w[:, 4]
+        head_px = uv[:, 0]
+        hip_px = (uvz[:, 1] + uvz[:, 2]) / np.maximum(hip_w, 1.0)[:, None]
+        hip_px[hip_w == 0] = np.nan
+        foot_px = (uvz[:, 3] + uvz[:, 4]) / np.maximum(ankle_w, 1.0)[:, None]
+        d = head_px - foot_px
+        length = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
+        keep = length >= 0.5 * min_person_px
+        ok = (det.all(axis=1) & (length >= min_person_px)
+              & (head_px[:, 1] < foot_px[:, 1] + 0.5 * length))  # head not below the feet
+        # the shape tests in 2D (z = 0) and, where the 3D joints are finite, in 3D: one pass
+        has3d = np.isfinite(xyz).all(axis=(1, 2))
+        pts = np.zeros((2, n, 3, 3))  # (2D / 3D, person, head / hip / foot, xyz)
+        pts[0, :, 0, :2], pts[0, :, 1, :2], pts[0, :, 2, :2] = head_px, hip_px, foot_px
+        pts[1, :, 0] = xyz[:, 6]
+        pts[1, :, 1] = 0.5 * (xyz[:, 0] + xyz[:, 1])
+        pts[1, :, 2] = 0.5 * (xyz[:, 4] + xyz[:, 5])
+        up = _upright(pts[:, :, 0], pts[:, :, 1], pts[:, :, 2], max_bend_deg)  # (2, n)
+        # the straighter knee bent less than max_knee_deg: cos(thigh, shin) >= cos(max)
+        knee = _cos(xyz[:, 0:2] - xyz[:, 2:4], xyz[:, 4:6] - xyz[:, 2:4])  # -1 = straight
+        straight = np.fmin(knee[:, 0], knee[:, 1]) <= -np.cos(np.radians(max_knee_deg))
+        ok &= up[0] & (~has3d | (up[1] & straight))
+        if not keep.all():
+            rows, ok = rows[keep], ok[keep]
+            head_px, hip_px, foot_px, length = (head_px[keep], hip_px[keep], foot_px[keep],
+                                                length[keep])
+            n = rows.size
+        K = np.asarray(K, np.float64)
+        if K.ndim == 3:
+            K = K[rows]
+            fx, fy, cx, cy, skew = (np.tile(K[:, i, j], 3) for i, j in
+                                    ((0, 0), (1, 1), (0, 2), (1, 2), (0, 1)))
+            focal = 0.5 * (fx[:n] + fy[:n])
+        else:
+            fx, fy, cx, cy, skew = K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[0, 1]
+            focal = np.full(n, 0.5 * (fx + fy))
+        px = np.concatenate([foot_px, np.where(np.isfinite(hip_px), hip_px, foot_px),
+                             head_px])
+        y = (px[:, 1] - cy) / fy
+        rays = np.stack([(px[:, 0] - cx - skew * y) / fx, y], axis=1)  # normalised (3n, 2)
+    return MeasuredRows(rows=rows, standing=ok, foot=rays[:n], hip=rays[n:2 * n],
+                        head=rays[2 * n:], noise=pixel_sigma_px / focal, foot_px=foot_px,
+                        length_px=length, head_px=head_px)
 
 
 def standing_observations(people: People, K: np.ndarray, pixel_sigma_px: float = 2.0,
@@ -77,65 +176,17 @@ def standing_observations(people: People, K: np.ndarray, pixel_sigma_px: float =
                           max_knee_deg: float = 40.0) -> tuple[Observations, np.ndarray]:
     """(candidates, standing): every person with a detected head top and ankle as
     :class:`Observations` (for linking across frames), and the (N,) mask of those that are
-    standing (see module docstring). Vectorised over people."""
+    standing (see module docstring). Vectorised over people; reads only the joints it
+    needs (:func:`gather_joints`, :func:`measure_people`)."""
     if len(people) == 0:
         return _empty(), np.zeros(0, bool)
-    uv = np.asarray(people.uv_px, np.float64)
-    det = np.asarray(people.detected, bool) & np.isfinite(uv).all(axis=2)
-    ankle_det = det[:, ANKLES]
-    cand = det[:, HEAD] & ankle_det.any(axis=1)
-    if not cand.any():
+    m = measure_people(*gather_joints(people), K, pixel_sigma_px, min_person_px,
+                       max_bend_deg, max_knee_deg)
+    if m.rows.size == 0:
         return _empty(), np.zeros(0, bool)
-    ok = det[:, REQUIRED].all(axis=1)
-    head_px = uv[:, HEAD]
-    hip_det = det[:, HIPS]
-    hip_w = hip_det.sum(axis=1, keepdims=True)
-    hip_px = np.where(hip_w > 0, np.sum(np.where(hip_det[..., None], uv[:, HIPS], 0.0), axis=1)
-                      / np.maximum(hip_w, 1), np.nan)
-    ankle_w = ankle_det.sum(axis=1, keepdims=True)
-    foot_px = np.sum(np.where(ankle_det[..., None], uv[:, ANKLES], 0.0), axis=1) / \
-        np.maximum(ankle_w, 1)
-    d = head_px - foot_px
-    length = np.sqrt(np.sum(d * d, axis=1))
-    with np.errstate(invalid="ignore"):
-        cand &= length >= 0.5 * min_person_px
-        ok &= cand & (length >= min_person_px)
-        ok &= head_px[:, 1] < foot_px[:, 1] + 0.5 * length  # head not below the feet
-    if ok.any():
-        ok[ok] = _upright(head_px[ok], hip_px[ok], foot_px[ok], max_bend_deg)
-    if ok.any():
-        xyz = np.asarray(people.xyz_m, np.float64)[ok]
-        legs3d = (*HIPS, *KNEES, *ANKLES, HEAD)
-        has3d = np.isfinite(xyz[:, legs3d]).all(axis=(1, 2))
-        if has3d.any():
-            x = xyz[has3d]
-            up3 = _upright(x[:, HEAD], 0.5 * (x[:, HIPS[0]] + x[:, HIPS[1]]),
-                           0.5 * (x[:, ANKLES[0]] + x[:, ANKLES[1]]), max_bend_deg)
-            # the straighter knee bent less than max_knee_deg: cos(thigh, shin) >= cos(max)
-            thigh = x[:, list(HIPS)] - x[:, list(KNEES)]
-            shin = x[:, list(ANKLES)] - x[:, list(KNEES)]
-            straightest = np.nanmin(_cos(thigh, shin), axis=1)  # -1 = straight
-            up3 &= straightest <= -np.cos(np.radians(max_knee_deg))
-            sub = np.ones(xyz.shape[0], bool)
-            sub[has3d] = up3
-            ok[ok] = sub
-    index = np.flatnonzero(cand)
-    if index.size == 0:
-        return _empty(), np.zeros(0, bool)
-    K = np.asarray(K, np.float64)
-    fx, fy, cx, cy, skew = K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[0, 1]
-
-    def norm(px: np.ndarray) -> np.ndarray:
-        y = (px[:, 1] - cy) / fy
-        return np.stack([(px[:, 0] - cx - skew * y) / fx, y], axis=1)
-
-    focal = 0.5 * (fx + fy)
-    hip_safe = np.where(np.isfinite(hip_px[index]), hip_px[index], foot_px[index])
-    obs = Observations(
-        foot=norm(foot_px[index]), hip=norm(hip_safe), head=norm(head_px[index]),
-        noise=np.full(index.size, pixel_sigma_px / focal), person=index,
-        foot_px=foot_px[index], length_px=length[index], head_px=head_px[index])
-    return obs, ok[index]
+    return Observations(foot=m.foot, hip=m.hip, head=m.head, noise=m.noise, person=m.rows,
+                        foot_px=m.foot_px, length_px=m.length_px,
+                        head_px=m.head_px), m.standing
 
 
 def _empty() -> Observations:
@@ -199,19 +250,25 @@ class TrackletLinker:
         ids = np.full(n, -1, np.int64)
         groups = np.full(n, -1, np.int64)
         if n and track_ids:
-            for i, p in enumerate(obs.person):
-                tid = track_ids[int(p)] if int(p) < len(track_ids) else ""
+            by_track, count = self._by_track, len(track_ids)
+            for i, p in enumerate(obs.person.tolist()):
+                tid = track_ids[p] if p < count else ""
                 if tid:
-                    known = self._by_track.get(tid)
-                    ids[i] = known[0] if known is not None else self._new(1)[0]
-                    groups[i] = ids[i]
-                    self._by_track[tid] = (int(ids[i]), frame)
+                    known = by_track.get(tid)
+                    if known is None:
+                        t = self._next
+                        self._next += 1
+                    else:
+                        t = known[0]
+                    ids[i] = groups[i] = t
+                    by_track[tid] = (t, frame)
             if len(self._by_track) > 4096 or frame % 100 == 0:
                 self._by_track = {k: v for k, v in self._by_track.items()
                                   if frame - v[1] <= self.forget_frames}
-        live = frame - self._seen <= self.max_gap
-        self._state, self._ids, self._seen, self._group = (
-            self._state[live], self._ids[live], self._seen[live], self._group[live])
+        if self._seen.size and frame - int(self._seen.min()) > self.max_gap:
+            live = frame - self._seen <= self.max_gap
+            self._state, self._ids, self._seen, self._group = (
+                self._state[live], self._ids[live], self._seen[live], self._group[live])
         head_px = obs.head_px if obs.head_px is not None else obs.foot_px
         pts = np.concatenate([obs.foot_px, head_px], axis=1)  # (N, 4)
         free = np.flatnonzero(ids < 0)
@@ -247,12 +304,11 @@ class TrackletLinker:
                 near = int(np.argmin(d_group[i]))
                 if d_group[i, near] <= self.group_gate:
                     groups[free[i]] = self._group[near]
-            for i in np.flatnonzero(matched >= 0):
-                ids[i], groups[i] = self._ids[matched[i]], self._group[matched[i]]
+            src = np.flatnonzero(matched >= 0)
+            rows = matched[src]
+            ids[src], groups[src] = self._ids[rows], self._group[rows]
             # update the continued tracklets: position, smoothed velocity, length
-            rows = matched[matched >= 0]
             if rows.size:
-                src = np.flatnonzero(matched >= 0)
                 v = (pts[src] - self._state[rows, :4]) / gap[rows, None]
                 w = np.where(self._state[rows, 9] > 0, self.velocity_smoothing, 0.5)[:, None]
                 self._state[rows, 4:8] = (1.0 - w) * self._state[rows, 4:8] + w * v
@@ -262,26 +318,38 @@ class TrackletLinker:
             keep = ~retire | taken
             self._state, self._ids, self._seen, self._group = (
                 self._state[keep], self._ids[keep], self._seen[keep], self._group[keep])
-        known = set(int(t) for t in self._ids)
         missing = ids < 0
-        ids[missing] = self._new(int(missing.sum()))
-        for i in np.flatnonzero(groups < 0):
-            groups[i] = self._new_group() if not track_ids else ids[i]
-        new = [i for i in range(n) if int(ids[i]) not in known]
-        if new:
-            row = np.zeros((len(new), 10))
+        if missing.any():
+            ids[missing] = self._new(int(missing.sum()))
+        nogroup = np.flatnonzero(groups < 0)
+        if nogroup.size:
+            if track_ids:
+                groups[nogroup] = ids[nogroup]
+            else:
+                groups[nogroup] = np.arange(self._next_group, self._next_group + nogroup.size)
+                self._next_group += nogroup.size
+        # rows of the people's tracklets among the active ones (new ids are never there)
+        known = np.zeros(n, bool)
+        rows = np.zeros(n, np.int64)
+        if n and self._ids.size:
+            order = np.argsort(self._ids, kind="stable")
+            pos = np.minimum(np.searchsorted(self._ids[order], ids), self._ids.size - 1)
+            rows = order[pos]
+            known = self._ids[rows] == ids
+        if track_ids:  # track-id people: refresh their rows
+            refresh = np.flatnonzero(known & (matched < 0))
+            if refresh.size:
+                k = rows[refresh]
+                self._state[k, :4], self._state[k, 8] = pts[refresh], obs.length_px[refresh]
+                self._seen[k] = frame
+        new = np.flatnonzero(~known)
+        if new.size:
+            row = np.zeros((new.size, 10))
             row[:, :4], row[:, 8] = pts[new], obs.length_px[new]
             self._state = np.concatenate([self._state, row])
             self._ids = np.concatenate([self._ids, ids[new]])
-            self._seen = np.concatenate([self._seen, np.full(len(new), frame, np.int64)])
+            self._seen = np.concatenate([self._seen, np.full(new.size, frame, np.int64)])
             self._group = np.concatenate([self._group, groups[new]])
-        if track_ids:  # track-id people: refresh their rows
-            row_of = {int(t): k for k, t in enumerate(self._ids)}
-            for i in range(n):
-                k = row_of.get(int(ids[i]))
-                if k is not None and int(ids[i]) in known and matched[i] < 0:
-                    self._state[k, :4], self._state[k, 8], self._seen[k] = (
-                        pts[i], obs.length_px[i], frame)
         self.last_groups = groups
         return ids
 

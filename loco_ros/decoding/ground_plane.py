@@ -42,8 +42,17 @@ class AutoCalibrationConfig:
     ``min_person_px``: shorter people (in the image) are not used. Convergence: at least
     ``min_frames`` frames with standing people, ``min_people`` distinct people, the height's
     1 sigma at most ``max_height_std`` of the height and the angles' at most
-    ``max_angle_std_deg``. ``misfit_patience``: refits in a row that the recent people do
-    not fit before the estimate starts over (the camera moved).
+    ``max_angle_std_deg``, the depth the plane gives the people seen uncertain by at most
+    ``max_depth_std_ratio`` times the stature cue's spread (``stature_std_m /
+    stature_mean_m``), and two refits in a row agreeing within ``max_height_change``
+    (relative) and ``max_angle_change_deg``. Cost and memory: ``capacity`` observations
+    kept, a refit every ``refit_every_frames`` frames (every
+    ``refit_every_converged_frames``, a multiple of it, once converged), a grid search every
+    ``grid_every_refits``-th refit. Misfit: the people of the last ``misfit_frames`` frames
+    do not fit when more than ``misfit_outlier_fraction`` of them are outliers or their
+    median stature is off by more than ``misfit_stature_bias`` (log ratio);
+    ``misfit_patience``: refits in a row that the recent people do not fit before the
+    estimate starts over (the camera moved).
     """
 
     stature_mean_m: float = 0.0
@@ -54,6 +63,16 @@ class AutoCalibrationConfig:
     min_people: int = 0
     max_height_std: float = 0.0
     max_angle_std_deg: float = 0.0
+    max_depth_std_ratio: float = 0.0
+    max_height_change: float = 0.0
+    max_angle_change_deg: float = 0.0
+    capacity: int = 0
+    refit_every_frames: int = 0
+    refit_every_converged_frames: int = 0
+    grid_every_refits: int = 0
+    misfit_frames: int = 0
+    misfit_outlier_fraction: float = 0.0
+    misfit_stature_bias: float = 0.0
     misfit_patience: int = 0
 
     def __post_init__(self) -> None:
@@ -66,6 +85,18 @@ class AutoCalibrationConfig:
                   "min_people": (self.min_people >= 1, ">= 1"),
                   "max_height_std": (0.0 < self.max_height_std < 1.0, "in (0, 1)"),
                   "max_angle_std_deg": (0.0 < self.max_angle_std_deg <= 20.0, "in (0, 20]"),
+                  "max_depth_std_ratio": (self.max_depth_std_ratio > 0.0, "> 0"),
+                  "max_height_change": (0.0 < self.max_height_change < 1.0, "in (0, 1)"),
+                  "max_angle_change_deg": (self.max_angle_change_deg > 0.0, "> 0"),
+                  "capacity": (10 <= self.capacity <= 100_000, "in [10, 100000]"),
+                  "refit_every_frames": (self.refit_every_frames >= 1, ">= 1"),
+                  "refit_every_converged_frames": (self.refit_every_converged_frames >= 1,
+                                                   ">= 1 (a multiple of refit_every_frames)"),
+                  "grid_every_refits": (self.grid_every_refits >= 1, ">= 1"),
+                  "misfit_frames": (self.misfit_frames >= 1, ">= 1"),
+                  "misfit_outlier_fraction": (0.0 < self.misfit_outlier_fraction <= 1.0,
+                                              "in (0, 1]"),
+                  "misfit_stature_bias": (self.misfit_stature_bias > 0.0, "> 0"),
                   "misfit_patience": (self.misfit_patience >= 1, ">= 1")}
         for name, (ok, bounds) in checks.items():
             _require(getattr(self, name) == 0 or ok,

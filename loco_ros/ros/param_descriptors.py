@@ -31,6 +31,34 @@ _AUTO: dict[str, tuple[str, tuple[float, float]]] = {
                                          "most this fraction of it", (0.0, 1.0)),
     "ground_plane.auto.max_angle_std_deg": ("auto: converged when pitch's and roll's 1 sigma "
                                             "are at most this (deg)", (0.0, 20.0)),
+    "ground_plane.auto.max_depth_std_ratio": ("auto: converged when the plane's depth "
+                                              "uncertainty for the people seen is at most "
+                                              "this times the stature spread (0.7)",
+                                              (0.0, 100.0)),
+    "ground_plane.auto.max_height_change": ("auto: converged when two refits in a row agree "
+                                            "on the height within this fraction (0.03)",
+                                            (0.0, 1.0)),
+    "ground_plane.auto.max_angle_change_deg": ("auto: ... and on pitch and roll within this "
+                                               "(deg; 0.5)", (0.0, 90.0)),
+    "ground_plane.auto.capacity": ("auto: observations kept (memory and refit cost; 600)",
+                                   (0, 100000)),
+    "ground_plane.auto.refit_every_frames": ("auto: frames between refits while calibrating "
+                                             "(30)", (0, 100000)),
+    "ground_plane.auto.refit_every_converged_frames": ("auto: frames between refits once "
+                                                       "converged, a multiple of "
+                                                       "refit_every_frames (120)",
+                                                       (0, 1000000)),
+    "ground_plane.auto.grid_every_refits": ("auto: a grid search over pitch and roll every "
+                                            "this many refits (10; x4 once converged)",
+                                            (0, 100000)),
+    "ground_plane.auto.misfit_frames": ("auto: the misfit check scores the people of this "
+                                        "many recent frames (60)", (0, 100000)),
+    "ground_plane.auto.misfit_outlier_fraction": ("auto: misfit when more than this share of "
+                                                  "the recent people are outliers (0.5)",
+                                                  (0.0, 1.0)),
+    "ground_plane.auto.misfit_stature_bias": ("auto: misfit when their median stature is off "
+                                              "by more than this (log ratio; 0.12)",
+                                              (0.0, 10.0)),
     "ground_plane.auto.misfit_patience": ("auto: refits in a row that do not fit the recent "
                                           "people before starting over", (0, 1000)),
 }
