@@ -288,22 +288,28 @@ class TrackletLinker:
             second_row = (np.partition(d, 1, axis=0)[1] if d.shape[0] > 1
                           else np.full(d.shape[1], np.inf))  # runner-up person per tracklet
             best_col = np.argmin(d, axis=1)
-            retire = np.zeros(d.shape[1], bool)
-            taken = np.zeros(d.shape[1], bool)
-            for i in range(free.size):
-                j = int(best_col[i])
-                dij = d[i, j]
+            # a person not continuing a tracklet joins the group of the nearest one in reach
+            # (the continued ones take their tracklet's group below)
+            near = np.argmin(d_group, axis=1)
+            reach = d_group[np.arange(free.size), near] <= self.group_gate
+            groups[free[reach]] = self._group[near[reach]]
+            # in order of the people: the sequential part, on Python floats
+            taken = [False] * d.shape[1]
+            ambiguous, limits = [], []
+            amb = self.ambiguity
+            for i, j, dij, second_i in zip(range(free.size), best_col.tolist(),
+                                           d[np.arange(free.size), best_col].tolist(),
+                                           second_col.tolist(), strict=True):
                 if dij <= 1.0:
-                    clear = (second_col[i] > self.ambiguity * dij
-                             and second_row[j] > self.ambiguity * dij)
-                    if clear and not taken[j]:
+                    if second_i > amb * dij and second_row[j] > amb * dij and not taken[j]:
                         matched[free[i]] = j
                         taken[j] = True
                         continue
-                    retire |= d[i] <= max(1.0, self.ambiguity * dij)  # ambiguous: rivals end
-                near = int(np.argmin(d_group[i]))
-                if d_group[i, near] <= self.group_gate:
-                    groups[free[i]] = self._group[near]
+                    ambiguous.append(i)
+                    limits.append(max(1.0, amb * dij))
+            retire = (d[ambiguous] <= np.array(limits)[:, None]).any(axis=0) if ambiguous \
+                else np.zeros(d.shape[1], bool)  # ambiguous people: their rivals end
+            taken = np.array(taken, bool)
             src = np.flatnonzero(matched >= 0)
             rows = matched[src]
             ids[src], groups[src] = self._ids[rows], self._group[rows]
