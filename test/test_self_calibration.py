@@ -289,3 +289,27 @@ def test_batched_frames_give_the_frame_by_frame_estimates(monkeypatch):
         np.testing.assert_allclose(m.head[mine], obs.head, rtol=1e-12)
         np.testing.assert_allclose(m.noise[mine], obs.noise, rtol=1e-12)
         start += len(p)
+
+
+@pytest.mark.slow
+def test_model_detections_run_feeds_the_pipelines_own_calibrator():
+    """--detections model: rendered frames through the shipped model's pipeline in mode
+    auto; none / fixed / auto rows and the calibrator's trajectory for every frame (~10 s)."""
+    import torch
+
+    from loco_ros.evaluation.self_calibration_eval import jta_after, run_sequence_model
+    from loco_ros.runtime.estimator import default_model_dir, load_model
+
+    model = load_model(default_model_dir())
+    config = StreamConfig(frames=10, people=(3, 3))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the evaluation (--threads 1)
+    try:
+        result = run_sequence_model(9000, config, model, GroundPlaneConfig(), 2.0)
+    finally:
+        torch.set_num_threads(threads)
+    assert [len(v) for v in result["jta_frames"].values()] == [10] * 4
+    assert [r["frame"] for r in result["trajectory"]] == [10]
+    assert result["detected_mean"] > 0 and result["converged_index"] is None
+    f1 = jta_after(result, 0)
+    assert f1["auto"] == f1["none"]  # not converged: auto keeps the image-only depth

@@ -21,8 +21,22 @@ perfect-2D people with depth from stature alone (``none``), snapped onto the tru
         --frames 600 --seed 9000 --plot docs/self_calibration_convergence.png \
         --out docs/self_calibration_eval.json
 
-``--ids tracker`` (default) gives the people the node's 3D tracker ids (its default
-config); ``--ids none`` leaves them without, so the calibrator links them itself.
+``--ids tracker`` (default) gives the people the 3D tracker's ids (its default config);
+``--ids none`` leaves them without, so the calibrator links them itself (what
+``ground_plane.mode auto`` does in FramePipeline: it feeds the estimator's people, before
+tracking).
+
+``--detections model`` replaces the GT 2D people by the model's own detections: each frame
+of the stream is rendered (:meth:`PedestrianStream.scene`, ``render_scene``) and run through
+the evaluation pipeline (``--model``, default the bundled one) in ``ground_plane.mode auto``,
+exactly as the node does: the pipeline's own calibrator is fed the refined image-only people
+and snaps them once converged (``auto``); ``none`` is the image-only people, ``fixed`` them
+snapped to the true ground. The GT are the in-image joints of the people with >= 4 of them,
+as above; ``--ids`` does not apply. Slow on a CPU (~0.3 s per frame)::
+
+    nice -n 10 python -m loco_ros.evaluation.self_calibration_eval --detections model \
+        --seed 9000 --sequences 3 --frames 300 --at-frame 150 \
+        --out docs/self_calibration_eval_model.json
 """
 
 from __future__ import annotations
@@ -179,6 +193,86 @@ def run_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCalib
                 1e3 * cost_s / max(len(standing), 1), "jta_frames": jta_frames}
 
 
+def gt_in_view(stream: PedestrianStream, frame: StreamFrame) -> np.ndarray:
+    """The GT of :func:`noisy_people` without the detections: (P, 14, 3) camera-frame joints,
+    NaN outside the image, people with >= 4 joints in it."""
+    cam = stream.camera
+    xyz = cam.world_to_camera(frame.joints_world)
+    visible = cam.in_image(xyz)
+    return np.where(visible[..., None], xyz, np.nan)[visible.sum(axis=1) >= 4]
+
+
+def run_sequence_model(seed: int, stream_config: StreamConfig, model: tuple,
+                       ground_config: GroundPlaneConfig, pixel_noise_px: float) -> dict:
+    """:func:`run_sequence` with the model's detections of rendered frames (module
+    docstring); ``model``: :func:`loco_ros.runtime.estimator.load_model`'s (config, network,
+    refiner). The calibrator is the pipeline's own (mode ``auto``, ``ground_config.auto``)."""
+    from dataclasses import replace as _replace
+
+    from loco_ros.evaluation.pipeline import evaluation_pipeline, people_in_image, run_frame
+    from loco_ros.synthetic.render import render_scene
+
+    stream = PedestrianStream(seed, stream_config)
+    cam = stream.camera
+    true_plane = cam.ground_plane
+    config, network, refiner = model
+    pipeline = evaluation_pipeline(network, config, refiner,
+                                   _replace(ground_config, mode="auto"))
+    render_rng = np.random.default_rng(seed + 54321)
+    rows, standing, statures_seen = [], [], {}
+    jta_frames = {"none": [], "fixed": [], "auto": [], "auto_fused": []}
+    converged_frame = None
+    cost_s = 0.0
+    detected = []
+    for index, frame in enumerate(stream.frames()):
+        scene = stream.scene(frame)
+        image = render_scene(scene, render_rng)
+        wh = (image.shape[1], image.shape[0])
+        out = run_frame(pipeline, image, cam.K)  # no plane given: the pipeline's own (auto)
+        cost_s += out.timings_s.get("ground_plane", 0.0)
+        estimate = out.calibration
+        people = out.estimate.people  # refined, image-only depth: what the calibrator got
+        detected.append(len(people))
+        standing.append(standing_in_view(stream, frame))
+        xyz = cam.world_to_camera(frame.joints_world)
+        seen = cam.in_image(xyz)[:, _FEET].all(axis=1)
+        for pid, h, pose, s in zip(frame.ids, frame.heights_m, frame.poses, seen, strict=True):
+            if s and pose in ("walking", "standing"):
+                statures_seen[int(pid)] = float(h)
+        gt = gt_in_view(stream, frame)
+        pred = {"none": people,
+                "fixed": snap_with_config(people, true_plane, ground_config),
+                "auto": out.people,  # snapped by the pipeline once converged
+                "auto_fused": (fuse_with_config(people, estimate.ground_plane(), cam.K,
+                                                ground_config, pixel_noise_px, estimate)
+                               if estimate.converged else people)}
+        if estimate.converged and converged_frame is None:
+            converged_frame = index
+        for key, value in pred.items():
+            jta_frames[key].append((gt, people_in_image(value, wh, cam.K)))
+        if (index + 1) % CHECK_EVERY == 0:
+            floor = 100.0 * abs(np.mean(list(statures_seen.values())) / ASSUMED_STATURE_M - 1.0) \
+                if statures_seen else math.nan
+            rows.append({"frame": index + 1, "error": errors(estimate, cam),
+                         "converged": estimate.converged, "people": estimate.people,
+                         "std": (estimate.camera_height_std_m, estimate.pitch_std_deg,
+                                 estimate.roll_std_deg),
+                         "stature_floor_pct": floor, "people_seen": len(statures_seen),
+                         "observations": estimate.observations})
+    final = pipeline.calibration.estimate
+    return {"seed": seed, "camera": {"height_m": cam.height_m,
+                                     "pitch_deg": math.degrees(cam.pitch_rad),
+                                     "roll_deg": math.degrees(cam.roll_rad),
+                                     "focal_px": float(cam.K[0, 0])},
+            "people_at_once": stream.count, "standing_mean": float(np.mean(standing)),
+            "detected_mean": float(np.mean(detected)),
+            "trajectory": rows, "final": final.summary(),
+            "final_error": errors(final, cam),
+            "converged_index": converged_frame,
+            "resets": final.resets, "cost_ms_per_frame":
+                1e3 * cost_s / max(len(standing), 1), "jta_frames": jta_frames}
+
+
 def at_frame(result: dict, frame: int) -> dict:
     row = min(result["trajectory"], key=lambda r: abs(r["frame"] - frame))
     h, p, r = row["error"]
@@ -327,6 +421,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--ids", choices=("tracker", "none"), default="tracker",
                    help="people's track ids: the node's 3D tracker (default config) or none "
                         "(the calibrator links people itself)")
+    p.add_argument("--detections", choices=("gt", "model"), default="gt",
+                   help="gt: GT 2D joints with noise (default); model: the model's detections "
+                        "of rendered frames, the pipeline in ground_plane.mode auto")
+    p.add_argument("--model", default=None,
+                   help="--detections model: model directory (default: the bundled one)")
     p.add_argument("--sweep-rules", default=None, metavar="JSON",
                    help="replay the convergence rules of RULE_GRID instead (tuning seeds only)")
     p.add_argument("--cache", default=None, help="pickle of the recorded sequences (sweep)")
@@ -346,9 +445,23 @@ def main(argv: list[str] | None = None) -> dict:
     calib = SelfCalibrationConfig()
     ground = GroundPlaneConfig()
     results = []
+    model = None
+    if args.detections == "model":
+        import torch
+
+        from loco_ros.evaluation import model_dir
+        from loco_ros.runtime.estimator import load_model
+
+        torch.set_num_threads(args.threads)
+        args.model = model_dir(args.model)
+        model = load_model(Path(args.model))
     for i in range(args.sequences):
-        r = run_sequence(args.seed + i, stream_config, calib, args.pixel_noise_px,
-                         args.false_rate, ground, args.ids)
+        if model is not None:
+            r = run_sequence_model(args.seed + i, stream_config, model, ground,
+                                   args.pixel_noise_px)
+        else:
+            r = run_sequence(args.seed + i, stream_config, calib, args.pixel_noise_px,
+                             args.false_rate, ground, args.ids)
         t = at_frame(r, args.at_frame)
         print(f"seed {r['seed']}: h {r['camera']['height_m']:.2f} m pitch "
               f"{r['camera']['pitch_deg']:.1f} roll {r['camera']['roll_deg']:.1f}, "
@@ -362,7 +475,14 @@ def main(argv: list[str] | None = None) -> dict:
     summary["command"] = "python -m loco_ros.evaluation.self_calibration_eval " + " ".join(
         argv if argv is not None else __import__("sys").argv[1:])
     summary["config"] = {"pixel_noise_px": args.pixel_noise_px, "false_rate": args.false_rate,
-                         "ids": args.ids}
+                         "ids": args.ids, "detections": args.detections}
+    if model is not None:
+        summary["config"].update(model=str(args.model), model_commit=_model_commit(args.model),
+                                 ids="none (the pipeline feeds the people before tracking)")
+        summary["per_sequence_model"] = [
+            {"seed": r["seed"], "detected_mean": r["detected_mean"],
+             "final_error": r["final_error"], "converged_index": r["converged_index"],
+             "final": r["final"], "jta_f1": jta_after(r, 0)} for r in results]
     print(json.dumps({k: v for k, v in summary.items() if k != "per_sequence"}, indent=1))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -371,6 +491,27 @@ def main(argv: list[str] | None = None) -> dict:
         plot(results, args.plot, args.at_frame)
     return summary
 
+
+
+def _model_commit(path: str) -> str:
+    """The last commit that changed the model directory's weights or model.yaml, "(modified
+    since)" when the files differ from it, and the predictor's sha256 prefix."""
+    import hashlib
+    import subprocess
+
+    files = ["model.yaml", "vha.safetensors", "predictor.safetensors", "refiner.safetensors"]
+    digest = ""
+    predictor = Path(path) / "predictor.safetensors"
+    if predictor.is_file():
+        digest = " predictor sha256 " + hashlib.sha256(predictor.read_bytes()).hexdigest()[:12]
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%h %cs", "--", *files], cwd=path,
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *files], cwd=path,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return digest.strip()
+    return out + (" (modified since)" if dirty else "") + digest
 
 
 # --------------------------------------------------------------------------- rule sweep
