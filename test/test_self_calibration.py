@@ -251,8 +251,8 @@ def test_fuse_ground_depth_between_image_and_ground():
 
 def test_batched_frames_give_the_frame_by_frame_estimates(monkeypatch):
     """The calibrator measures pending frames in batches (cost); the estimate after every
-    frame is that of measuring each frame on its own, also when K changes between frames,
-    and the batched rows are those of standing_observations."""
+    frame is that of measuring each frame on its own, also when K changes between frames
+    and across a reset, and the batched rows are those of standing_observations."""
     from loco_ros.calibration.observations import (
         gather_joints,
         measure_people,
@@ -272,8 +272,13 @@ def test_batched_frames_give_the_frame_by_frame_estimates(monkeypatch):
     for batch in (1, SelfCalibrator.BATCH_FRAMES):
         monkeypatch.setattr(SelfCalibrator, "BATCH_FRAMES", batch)
         calibrator = SelfCalibrator(config)
-        runs.append([calibrator.update(p, K) for p, K in frames])
-    assert runs[0] == runs[1] and runs[0][-1].has_value
+        estimates = []
+        for index, (p, K) in enumerate(frames):
+            if index == 47:  # mid-batch: the pending frames count as seen, then forgotten
+                calibrator.reset()
+            estimates.append(calibrator.update(p, K))
+        runs.append(estimates)
+    assert runs[0] == runs[1] and runs[0][-1].has_value and runs[0][-1].resets == 1
     # rows of several frames at once, one K per row
     people = [p for p, _ in frames[:14]]
     parts = [gather_joints(p) for p in people]

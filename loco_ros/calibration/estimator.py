@@ -318,6 +318,7 @@ class SelfCalibrator:
 
     def reset(self, reason: str = "requested") -> None:
         """Forget everything learnt (and a loaded estimate); counts a reset."""
+        self._flush()  # the pending frames' reservoir draws, as frame-by-frame processing
         self._resets += 1
         self._reason = reason
         self._initial = None
