@@ -168,12 +168,10 @@ def test_auto_mode_loads_publishes_saves_and_resets(harness, start_process,
     assert output.count("ground calibration reset by parameter ground_plane.reset") == 1, output
 
 
-def test_reset_service_when_std_srvs_is_installed(harness, start_process,
-                                                  random_model_dir) -> None:
-    """~/reset_ground_calibration (std_srvs/Trigger): every ROS 2 install has std_srvs, the
-    PyPI wheels of the test environment do not (then ground_plane.reset does it, above)."""
-    srv = pytest.importorskip("std_srvs.srv", reason="std_srvs is not among the PyPI ROS "
-                              "wheels installed here; this runs on a ROS install")
+def test_reset_service(harness, start_process, random_model_dir) -> None:
+    """~/reset_ground_calibration (std_srvs/Trigger; std_srvs is in package.xml and in the
+    test environment's lock, ros-std-srvs)."""
+    from std_srvs import srv
     from node_harness import call_service
 
     process = start_process(*node_command(random_model_dir, "ground_plane.mode:=auto")[1:])

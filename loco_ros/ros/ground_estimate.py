@@ -1,7 +1,6 @@
 """ROS glue of ground_plane.mode ``auto``: the learnt ground as a latched TransformStamped,
-and the optional std_srvs/Trigger reset service (std_srvs is in every ROS 2 distribution but
-not among the PyPI wheels of our test environment; the parameter ``ground_plane.reset`` does
-the same everywhere)."""
+and the std_srvs/Trigger reset service (std_srvs is a dependency in package.xml; where it is
+missing the node logs so and the parameter ``ground_plane.reset`` does the same)."""
 
 from __future__ import annotations
 
