@@ -129,6 +129,18 @@ def errors(estimate, camera) -> tuple[float, float, float]:
             abs(estimate.roll_deg - math.degrees(camera.roll_rad)))
 
 
+def trajectory_row(frames: int, estimate, cam, statures_seen: dict) -> dict:
+    """One row of the error-over-time trajectory: errors, flag, uncertainty and the stature
+    floor (the mean true stature of the distinct people seen against the prior, %)."""
+    floor = 100.0 * abs(np.mean(list(statures_seen.values())) / ASSUMED_STATURE_M - 1.0) \
+        if statures_seen else math.nan
+    return {"frame": frames, "error": errors(estimate, cam),
+            "converged": estimate.converged, "people": estimate.people,
+            "std": (estimate.camera_height_std_m, estimate.pitch_std_deg, estimate.roll_std_deg),
+            "stature_floor_pct": floor, "people_seen": len(statures_seen),
+            "observations": estimate.observations}
+
+
 def run_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCalibrationConfig,
                  pixel_noise_px: float, false_rate: float, ground_config: GroundPlaneConfig,
                  ids: str = "tracker") -> dict:
@@ -175,13 +187,7 @@ def run_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCalib
             p = np.where(np.isfinite(gt), p, np.nan)
             jta_frames[key].append((gt, np.concatenate([p, value.xyz_m[real:]])))
         if (index + 1) % CHECK_EVERY == 0:
-            floor = 100.0 * abs(np.mean(list(statures_seen.values())) / ASSUMED_STATURE_M - 1.0) \
-                if statures_seen else math.nan
-            rows.append({"frame": index + 1, "error": errors(estimate, cam),
-                         "converged": estimate.converged, "people": estimate.people,
-                         "std": (estimate.camera_height_std_m, estimate.pitch_std_deg,
-                                 estimate.roll_std_deg),
-                         "stature_floor_pct": floor, "people_seen": len(statures_seen)})
+            rows.append(trajectory_row(index + 1, estimate, cam, statures_seen))
     return {"seed": seed, "camera": {"height_m": cam.height_m,
                                      "pitch_deg": math.degrees(cam.pitch_rad),
                                      "roll_deg": math.degrees(cam.roll_rad),
@@ -251,14 +257,7 @@ def run_sequence_model(seed: int, stream_config: StreamConfig, model: tuple,
         for key, value in pred.items():
             jta_frames[key].append((gt, people_in_image(value, wh, cam.K)))
         if (index + 1) % CHECK_EVERY == 0:
-            floor = 100.0 * abs(np.mean(list(statures_seen.values())) / ASSUMED_STATURE_M - 1.0) \
-                if statures_seen else math.nan
-            rows.append({"frame": index + 1, "error": errors(estimate, cam),
-                         "converged": estimate.converged, "people": estimate.people,
-                         "std": (estimate.camera_height_std_m, estimate.pitch_std_deg,
-                                 estimate.roll_std_deg),
-                         "stature_floor_pct": floor, "people_seen": len(statures_seen),
-                         "observations": estimate.observations})
+            rows.append(trajectory_row(index + 1, estimate, cam, statures_seen))
     final = pipeline.calibration.estimate
     return {"seed": seed, "camera": {"height_m": cam.height_m,
                                      "pitch_deg": math.degrees(cam.pitch_rad),
