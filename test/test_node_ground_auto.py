@@ -171,8 +171,8 @@ def test_auto_mode_loads_publishes_saves_and_resets(harness, start_process,
 def test_reset_service(harness, start_process, random_model_dir) -> None:
     """~/reset_ground_calibration (std_srvs/Trigger; std_srvs is in package.xml and in the
     test environment's lock, ros-std-srvs)."""
-    from std_srvs import srv
     from node_harness import call_service
+    from std_srvs import srv
 
     process = start_process(*node_command(random_model_dir, "ground_plane.mode:=auto")[1:])
     harness.wait_for_node(process)
