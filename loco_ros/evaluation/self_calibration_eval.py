@@ -129,6 +129,15 @@ def errors(estimate, camera) -> tuple[float, float, float]:
             abs(estimate.roll_deg - math.degrees(camera.roll_rad)))
 
 
+def note_statures_seen(statures_seen: dict, frame, cam) -> None:
+    """Add the true stature (m) of each walking or standing person of ``frame`` whose feet
+    are in the image to ``statures_seen`` (person id -> stature): the stature floor's data."""
+    seen = cam.in_image(cam.world_to_camera(frame.joints_world))[:, _FEET].all(axis=1)
+    for pid, h, pose, s in zip(frame.ids, frame.heights_m, frame.poses, seen, strict=True):
+        if s and pose in ("walking", "standing"):
+            statures_seen[int(pid)] = float(h)
+
+
 def trajectory_row(frames: int, estimate, cam, statures_seen: dict) -> dict:
     """One row of the error-over-time trajectory: errors, flag, uncertainty and the stature
     floor (the mean true stature of the distinct people seen against the prior, %)."""
@@ -167,11 +176,7 @@ def run_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCalib
         estimate = calibrator.update(people, cam.K)
         cost_s += time.perf_counter() - t0
         standing.append(standing_in_view(stream, frame))
-        xyz = cam.world_to_camera(frame.joints_world)
-        seen = cam.in_image(xyz)[:, _FEET].all(axis=1)
-        for pid, h, pose, s in zip(frame.ids, frame.heights_m, frame.poses, seen, strict=True):
-            if s and pose in ("walking", "standing"):
-                statures_seen[int(pid)] = float(h)
+        note_statures_seen(statures_seen, frame, cam)
         real = len(gt)
         pred = {"none": people}
         pred["fixed"] = snap_with_config(people, true_plane, ground_config)
@@ -240,11 +245,7 @@ def run_sequence_model(seed: int, stream_config: StreamConfig, model: tuple,
         people = out.estimate.people  # refined, image-only depth: what the calibrator got
         detected.append(len(people))
         standing.append(standing_in_view(stream, frame))
-        xyz = cam.world_to_camera(frame.joints_world)
-        seen = cam.in_image(xyz)[:, _FEET].all(axis=1)
-        for pid, h, pose, s in zip(frame.ids, frame.heights_m, frame.poses, seen, strict=True):
-            if s and pose in ("walking", "standing"):
-                statures_seen[int(pid)] = float(h)
+        note_statures_seen(statures_seen, frame, cam)
         gt = gt_in_view(stream, frame)
         pred = {"none": people,
                 "fixed": snap_with_config(people, true_plane, ground_config),
