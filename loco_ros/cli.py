@@ -100,7 +100,8 @@ def export(model_dir: str | None = None, cache_dir: str | None = None,
     from loco_ros.export.onnx_export import cached_onnx
     from loco_ros.runtime.estimator import default_model_dir, load_model
 
-    config, network, _ = load_model(Path(model_dir) if model_dir else default_model_dir())
+    path = Path(model_dir) if model_dir else default_model_dir()
+    config, network, _ = load_model(path)
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     onnx = cached_onnx(config, network.predictor, network.vha, cache, progress=progress)
@@ -108,9 +109,7 @@ def export(model_dir: str | None = None, cache_dir: str | None = None,
     if precision == "int8":  # the ONNX Runtime CPU graph; TensorRT builds fp16
         from loco_ros.export.quantize import cached_int8_onnx, calibration_images
 
-        path = Path(model_dir) if model_dir else default_model_dir()
-        size_wh = (config.grid.image_width, config.grid.image_height)
-        done["onnx_int8"] = str(cached_int8_onnx(onnx, calibration_images(path), cache, size_wh))
+        done["onnx_int8"] = str(cached_int8_onnx(onnx, calibration_images(path), cache, config))
         precision = "fp16"
     if onnx_only:
         done["tensorrt"] = "skipped (--onnx-only)"

@@ -97,17 +97,6 @@ def _torch_cuda(network, peak_capacity, device_index) -> tuple[VolumeBackend, st
                      f"the GPU ({backend.peak_method})")
 
 
-def _int8_onnx(fp32: Path, config: ModelConfig, cache_dir: Path,
-               calibration: Sequence[Path] | None) -> Path:
-    from loco_ros.export.quantize import MIN_CALIBRATION_IMAGES, cached_int8_onnx
-
-    if not calibration or len(calibration) < MIN_CALIBRATION_IMAGES:
-        raise ConfigError("precision int8 needs the model's calibration frames "
-                          "(<model_dir>/int8_calibration/); use fp32 for this model")
-    size_wh = (config.grid.image_width, config.grid.image_height)
-    return cached_int8_onnx(fp32, calibration, cache_dir, size_wh)
-
-
 def _cpu(network, config, cache_dir, onnx_path, prefer: str, threads: int = 0,
          precision: str = "fp32", calibration: Sequence[Path] | None = None
          ) -> tuple[VolumeBackend, str]:
@@ -121,7 +110,9 @@ def _cpu(network, config, cache_dir, onnx_path, prefer: str, threads: int = 0,
         try:
             onnx = _onnx_for(network, config, cache_dir, onnx_path)
             if precision == "int8":
-                onnx = _int8_onnx(onnx, config, cache_dir, calibration)
+                from loco_ros.export.quantize import cached_int8_onnx
+
+                onnx = cached_int8_onnx(onnx, calibration, cache_dir, config)
             backend = OnnxRuntimeBackend(onnx, "cpu", threads=threads, model_config=config)
             reason = CPU_CHOICE if prefer == "auto" else "onnxruntime on CPU (requested)"
             return backend, reason + (", int8" if precision == "int8" else ", fp32")

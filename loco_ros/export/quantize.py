@@ -1,6 +1,6 @@
 """Static int8 quantisation of the exported graph, for ONNX Runtime on the CPU.
 
-    int8 = cached_int8_onnx(fp32_onnx, calibration_images(model_dir), cache_dir, size_wh)
+    int8 = cached_int8_onnx(fp32_onnx, calibration_images(model_dir), cache_dir, config)
     backend = OnnxRuntimeBackend(int8, "cpu")            # same input and output as fp32
 
 Most of a CPU frame is convolutions, and the VHA decoder's 2D convolutions are the largest
@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 import onnx
 
+from loco_ros.config import ModelConfig
 from loco_ros.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -131,13 +132,18 @@ def _digest(paths: Sequence[Path]) -> str:
     return digest.hexdigest()[:20]
 
 
-def cached_int8_onnx(fp32_path: str | Path, images: Sequence[Path], cache_dir: str | Path,
-                     size_wh: tuple[int, int]) -> Path:
-    """The int8 graph of ``fp32_path`` calibrated on ``images``, from ``cache_dir`` when made
-    before (same fp32 file, frames and ONNX Runtime version), else quantised now."""
+def cached_int8_onnx(fp32_path: str | Path, images: Sequence[Path] | None, cache_dir: str | Path,
+                     config: ModelConfig) -> Path:
+    """The int8 graph of ``fp32_path`` (an export of ``config``'s model) calibrated on
+    ``images``, from ``cache_dir`` when made before (same fp32 file, frames and ONNX Runtime
+    version), else quantised now. ConfigError with fewer than MIN_CALIBRATION_IMAGES."""
+    if not images or len(images) < MIN_CALIBRATION_IMAGES:
+        raise ConfigError(f"precision int8 needs at least {MIN_CALIBRATION_IMAGES} calibration "
+                          f"frames of the model (<model_dir>/{CALIBRATION_DIR}/); use fp32")
     path = Path(cache_dir) / f"{Path(fp32_path).stem}.int8_{_digest([fp32_path, *images])}.onnx"
     if path.is_file():
         LOG.info("using cached int8 graph %s", path)
         return path
     LOG.info("quantising %s to int8 on %d calibration frames", fp32_path, len(images))
+    size_wh = (config.grid.image_width, config.grid.image_height)
     return quantize_int8(fp32_path, path, images, size_wh)
