@@ -29,6 +29,7 @@ from loco_ros.runtime.ground_calibration import (
     save_calibration,
     self_calibration_config,
 )
+from loco_ros.runtime.tracking import TrackingConfig
 from loco_ros.synthetic.pedestrians import PedestrianStream, StreamConfig
 from loco_ros.synthetic.scene import SceneConfig
 
@@ -93,8 +94,9 @@ def test_auto_converges_and_snaps_only_once_converged(converged_run) -> None:
         assert result.grounded is None and not result.calibration_changed
         np.testing.assert_array_equal(result.people.xyz_m, result.estimate.people.xyz_m)
     assert results[first].calibration_changed
-    for result in results[first:]:  # converged: people on the estimated plane
-        plane = result.calibration.ground_plane()
+    assert results[first].grounded is None, "snapped from the frame after it converged"
+    for before, result in zip(results[first:-1], results[first + 1:], strict=True):
+        plane = before.calibration.ground_plane()  # the plane as it stood before the frame
         expected = snap_with_config(result.estimate.people, plane, GroundPlaneConfig())
         assert result.grounded is not None
         np.testing.assert_array_equal(result.people.xyz_m, expected.xyz_m)
@@ -102,6 +104,30 @@ def test_auto_converges_and_snaps_only_once_converged(converged_run) -> None:
     assert changes <= 1 + (len(results) - first) // pipeline.calibration._calibrator.config \
         .refit_every_frames, "published when it converges or changes, not every frame"
     assert not any(r.calibration_restart for r in results)
+
+
+def test_calibration_gets_the_trackers_ids() -> None:
+    """With tracking (as in the node), the calibrator is fed each frame's image-only people
+    carrying the ids the 3D tracker gave them, so it links people by the tracker's ids."""
+    stream = pedestrian_stream(frames=40)
+    config = PipelineConfig(ground_plane=GroundPlaneConfig(mode="auto", auto=AUTO),
+                            tracking=TrackingConfig())
+    pipeline = FramePipeline(StreamPeople(stream), config)
+    fed = []
+    real_update = pipeline.calibration.update
+
+    def recording_update(people, camera):
+        fed.append(people)
+        return real_update(people, camera)
+
+    pipeline.calibration.update = recording_update
+    _, results = run_auto(stream, pipeline)
+    assert len(fed) == len(results)
+    for people, result in zip(fed, results, strict=True):
+        np.testing.assert_array_equal(people.xyz_m, result.estimate.people.xyz_m)
+        assert people.track_id == result.people.track_id
+    with_id = sum(bool(t) for people in fed[3:] for t in people.track_id)
+    assert with_id >= 0.9 * sum(len(people) for people in fed[3:]), "tracks confirm in 3"
 
 
 def test_other_modes_carry_no_calibration() -> None:

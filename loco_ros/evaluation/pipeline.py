@@ -18,31 +18,34 @@ from loco_ros.decoding.refiner import PoseRefiner
 from loco_ros.model.network import ImageToVolume
 from loco_ros.runtime.estimator import LocoEstimator
 from loco_ros.runtime.frame_pipeline import FramePipeline, FrameResult, PipelineConfig
+from loco_ros.runtime.tracking import TrackingConfig
 from loco_ros.types import People
 
 
 def evaluation_pipeline(network: ImageToVolume, config: ModelConfig,
                         refiner: PoseRefiner | None = None,
                         ground_config: GroundPlaneConfig | None = None,
-                        backend_options: dict | None = None) -> FramePipeline:
-    """A FramePipeline (no tracking) running ``network`` with the torch backend where its
-    weights are, or with ``backend_options`` for LocoEstimator (e.g. ONNX Runtime int8).
-    Never close its estimator: that would move a GPU network to the CPU."""
+                        backend_options: dict | None = None,
+                        tracking: TrackingConfig | None = None) -> FramePipeline:
+    """A FramePipeline (no tracking unless ``tracking``) running ``network`` with the torch
+    backend where its weights are, or with ``backend_options`` for LocoEstimator (e.g. ONNX
+    Runtime int8). Never close its estimator: that would move a GPU network to the CPU."""
     device = next(network.parameters()).device
     options = backend_options or dict(backend="torch", device=device.type,
                                       device_index=device.index or 0)
     estimator = LocoEstimator(config, network, refiner, **options)
     return FramePipeline(estimator, PipelineConfig(ground_plane=ground_config
-                                                   or GroundPlaneConfig()))
+                                                   or GroundPlaneConfig(), tracking=tracking))
 
 
 def run_frame(pipeline: FramePipeline, image_rgb: np.ndarray, K: np.ndarray,
-              plane: GroundPlane | None = None) -> FrameResult:
-    """One (H, W, 3) uint8 RGB image with pinhole intrinsics K (3, 3) of that image; with a
-    ``plane`` also the people snapped onto it (``FrameResult.grounded``)."""
+              plane: GroundPlane | None = None, stamp_ns: int = 0) -> FrameResult:
+    """One (H, W, 3) uint8 RGB image with pinhole intrinsics K (3, 3) of that image, taken
+    at ``stamp_ns`` (what a tracking pipeline needs); with a ``plane`` also the people
+    snapped onto it (``FrameResult.grounded``)."""
     with torch.no_grad():
-        return pipeline.process(image_rgb, 0, camera=ImageCamera(np.asarray(K, np.float64)),
-                                plane=plane)
+        return pipeline.process(image_rgb, stamp_ns,
+                                camera=ImageCamera(np.asarray(K, np.float64)), plane=plane)
 
 
 def people_in_image(people: People, size_wh: tuple[int, int], K: np.ndarray) -> np.ndarray:

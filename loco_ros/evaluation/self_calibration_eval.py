@@ -21,16 +21,17 @@ perfect-2D people with depth from stature alone (``none``), snapped onto the tru
         --frames 600 --seed 9000 --plot docs/self_calibration_convergence.png \
         --out docs/self_calibration_eval.json
 
-``--ids tracker`` (default) gives the people the 3D tracker's ids (its default config);
-``--ids none`` leaves them without, so the calibrator links them itself (what
-``ground_plane.mode auto`` does in FramePipeline: it feeds the estimator's people, before
+``--ids tracker`` (default) gives the people the 3D tracker's ids (its default config), as
+``ground_plane.mode auto`` does in FramePipeline (it feeds the calibrator after tracking);
+``--ids none`` leaves them without, so the calibrator links them itself (a pipeline without
 tracking).
 
 ``--detections model`` replaces the GT 2D people by the model's own detections: each frame
 of the stream is rendered (:meth:`PedestrianStream.scene`, ``render_scene``) and run through
 the evaluation pipeline (``--model``, default the bundled one) in ``ground_plane.mode auto``,
-exactly as the node does: the pipeline's own calibrator is fed the refined image-only people
-and snaps them once converged (``auto``); ``none`` is the image-only people, ``fixed`` them
+exactly as the node does: the pipeline tracks the people (default tracking config), its own
+calibrator is fed the refined image-only people with their track ids and snaps them once
+converged (``auto``); ``none`` is the image-only people, ``fixed`` them
 snapped to the true ground. The GT are the in-image joints of the people with >= 4 of them,
 as above; ``--ids`` does not apply. Slow on a CPU (~0.3 s per frame)::
 
@@ -221,6 +222,7 @@ def run_sequence_model(seed: int, stream_config: StreamConfig, model: tuple,
     from dataclasses import replace as _replace
 
     from loco_ros.evaluation.pipeline import evaluation_pipeline, people_in_image, run_frame
+    from loco_ros.runtime.tracking import TrackingConfig
     from loco_ros.synthetic.render import render_scene
 
     stream = PedestrianStream(seed, stream_config)
@@ -228,7 +230,8 @@ def run_sequence_model(seed: int, stream_config: StreamConfig, model: tuple,
     true_plane = cam.ground_plane
     config, network, refiner = model
     pipeline = evaluation_pipeline(network, config, refiner,
-                                   _replace(ground_config, mode="auto"))
+                                   _replace(ground_config, mode="auto"),
+                                   tracking=TrackingConfig())
     render_rng = np.random.default_rng(seed + 54321)
     rows, standing, statures_seen = [], [], {}
     jta_frames = {"none": [], "fixed": [], "auto": [], "auto_fused": []}
@@ -239,7 +242,8 @@ def run_sequence_model(seed: int, stream_config: StreamConfig, model: tuple,
         scene = stream.scene(frame)
         image = render_scene(scene, render_rng)
         wh = (image.shape[1], image.shape[0])
-        out = run_frame(pipeline, image, cam.K)  # no plane given: the pipeline's own (auto)
+        out = run_frame(pipeline, image, cam.K,  # no plane given: the pipeline's own (auto)
+                        stamp_ns=round(index * 1e9 / stream_config.fps))
         cost_s += out.timings_s.get("ground_plane", 0.0)
         estimate = out.calibration
         people = out.estimate.people  # refined, image-only depth: what the calibrator got
@@ -478,7 +482,7 @@ def main(argv: list[str] | None = None) -> dict:
                          "ids": args.ids, "detections": args.detections}
     if model is not None:
         summary["config"].update(model=str(args.model), model_commit=_model_commit(args.model),
-                                 ids="none (the pipeline feeds the people before tracking)")
+                                 ids="tracker (the pipeline's own, as the node)")
         summary["per_sequence_model"] = [
             {"seed": r["seed"], "detected_mean": r["detected_mean"],
              "final_error": r["final_error"], "converged_index": r["converged_index"],

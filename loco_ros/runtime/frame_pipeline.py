@@ -13,16 +13,17 @@ self-calibration of mode ``auto``, or the caller's), tracking. The :class:`Frame
 the intermediate people the metrics read.
 
 Mode ``auto``: the pipeline owns a :class:`GroundCalibration` (``pipeline.calibration``, from
-``initial_calibration`` when given) and feeds it every frame's people with their image-only
-depth; people are snapped to its plane only once it has converged, before that they keep the
-image-only depth. Frames go in the order given (a bag's order offline), so live and offline
-runs learn the same estimate.
+``initial_calibration`` when given) and feeds it, after tracking, every frame's people with
+their image-only depth and their track ids; people are snapped to its plane (as it stood
+before the frame) only once it has converged, before that they keep the image-only depth.
+Frames go in the order given (a bag's order offline), so live and offline runs learn the
+same estimate.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -183,27 +184,32 @@ class FramePipeline:
             camera = self.camera_for(image_rgb.shape[1], image_rgb.shape[0], stamp_ns)
         estimate = self.estimator.estimate(image_rgb, camera.K, lens=camera.lens)
         t0 = time.perf_counter()
-        update = self._calibrate(estimate.people, camera)
-        if plane is None and update is not None:
-            plane = self.calibration.plane  # None until converged: image-only depth
+        if plane is None and self.calibration is not None:
+            plane = self.calibration.plane  # of the frames before; None: image-only depth
         grounded, ground_error = self._on_ground(estimate.people, frame_id, stamp_ns, plane)
         t1 = time.perf_counter()
         people = estimate.people if grounded is None else grounded
         if self.tracker is not None:
             people = self.tracker.update(people, stamp_ns * 1e-9)
         t2 = time.perf_counter()
-        timings = dict(estimate.timings_s, ground_plane=t1 - t0, tracking=t2 - t1)
+        update = self._calibrate(estimate.people, people, camera)
+        t3 = time.perf_counter()
+        timings = dict(estimate.timings_s, ground_plane=t1 - t0 + t3 - t2, tracking=t2 - t1)
         timings["total"] = sum(timings.values())
         if update is None:
             return FrameResult(people, estimate, grounded, ground_error, timings)
         return FrameResult(people, estimate, grounded, ground_error, timings, update.estimate,
                            update.changed, update.restart_reason)
 
-    def _calibrate(self, people: People, camera: ImageCamera) -> CalibrationUpdate | None:
-        """Mode ``auto``: one frame of the self-calibration (None in other modes)."""
+    def _calibrate(self, image_only: People, tracked: People, camera: ImageCamera
+                   ) -> CalibrationUpdate | None:
+        """Mode ``auto``: one frame of the self-calibration (None in other modes), fed the
+        image-only people with the track ids the tracker gave them (``tracked``: the same
+        people in the same order), so that it links a person across frames by the 3D
+        tracker's id rather than by its own image-space guess."""
         if self.calibration is None:
             return None
-        return self.calibration.update(people, camera)
+        return self.calibration.update(replace(image_only, track_id=tracked.track_id), camera)
 
     def _on_ground(self, people: People, frame_id: str, stamp_ns: int,
                    plane: GroundPlane | None) -> tuple[People | None, InputError | None]:

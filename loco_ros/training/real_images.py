@@ -8,7 +8,7 @@ the ``rng`` passed in, so a sample stays a pure function of (seed, index).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,13 +18,25 @@ import numpy as np
 MAX_SIDE_PX = 1280  # photographs are kept in memory at most this large
 
 
-class PhotoBank:
-    """Photographs (RGB uint8, longest side <= MAX_SIDE_PX) loaded on first use."""
+def background_plate(frames: Iterable[np.ndarray]) -> np.ndarray:
+    """The static scene of a fixed camera, its moving people gone: the per-pixel median of
+    ``frames`` ((H, W, 3) uint8 each) -> (H, W, 3) uint8. People who stand still for most
+    of the frames stay in it: use frames spread over a long stretch of video."""
+    stack = np.stack(list(frames))
+    if stack.ndim != 4 or stack.shape[0] < 3:
+        raise ValueError(f"background_plate needs >= 3 (H, W, 3) frames, got {stack.shape}")
+    return np.median(stack, axis=0).astype(np.uint8)
 
-    def __init__(self, paths: Sequence[str | Path]) -> None:
+
+class PhotoBank:
+    """Photographs (RGB uint8, longest side <= MAX_SIDE_PX) loaded on first use, and the
+    background plates of training videos (:func:`background_plate`), kept as given."""
+
+    def __init__(self, paths: Sequence[str | Path], plates: Sequence[np.ndarray] = ()) -> None:
         if not paths:
             raise ValueError("PhotoBank needs at least one photograph")
         self.paths = [Path(p) for p in paths]
+        self.plates = list(plates)
         self._cache: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -48,17 +60,29 @@ class PhotoBank:
         The crop keeps the output's aspect ratio and covers between ``min_fraction`` and all
         of the photograph's largest such window (by side length); flipped at random.
         """
-        photo = self.photo(int(rng.integers(len(self))))
-        ph, pw = photo.shape[:2]
-        w, h = size_wh
-        full = min(pw / w, ph / h)  # largest window of the output's aspect ratio
-        s = full * float(rng.uniform(min_fraction, 1.0))
-        cw, ch = max(2, int(w * s)), max(2, int(h * s))
-        x0 = int(rng.integers(0, pw - cw + 1))
-        y0 = int(rng.integers(0, ph - ch + 1))
-        out = cv2.resize(photo[y0:y0 + ch, x0:x0 + cw], (w, h),
-                         interpolation=cv2.INTER_AREA if cw > w else cv2.INTER_LINEAR)
-        return out[:, ::-1].copy() if rng.random() < 0.5 else out
+        return _crop(self.photo(int(rng.integers(len(self)))), rng, size_wh, min_fraction)
+
+    def backdrop(self, rng: np.random.Generator, size_wh: tuple[int, int],
+                 plate_share: float = 0.0) -> np.ndarray:
+        """A background for a training sample: with ``plate_share`` (when there are plates)
+        a crop of a background plate, else of a photograph. (H, W, 3) uint8."""
+        if self.plates and plate_share > 0 and rng.random() < plate_share:
+            return _crop(self.plates[int(rng.integers(len(self.plates)))], rng, size_wh, 0.3)
+        return self.crop(rng, size_wh)
+
+
+def _crop(photo: np.ndarray, rng: np.random.Generator, size_wh: tuple[int, int],
+          min_fraction: float) -> np.ndarray:
+    ph, pw = photo.shape[:2]
+    w, h = size_wh
+    full = min(pw / w, ph / h)  # largest window of the output's aspect ratio
+    s = full * float(rng.uniform(min_fraction, 1.0))
+    cw, ch = max(2, int(w * s)), max(2, int(h * s))
+    x0 = int(rng.integers(0, pw - cw + 1))
+    y0 = int(rng.integers(0, ph - ch + 1))
+    out = cv2.resize(photo[y0:y0 + ch, x0:x0 + cw], (w, h),
+                     interpolation=cv2.INTER_AREA if cw > w else cv2.INTER_LINEAR)
+    return out[:, ::-1].copy() if rng.random() < 0.5 else out
 
 
 def composite(rendered: np.ndarray, person_label: np.ndarray, background: np.ndarray
@@ -103,14 +127,16 @@ class RealImageMix:
 
     ``background``: rendered people composited over a real photograph (else the renderer's
     own background); ``negative``: a real photograph alone, empty heatmap; ``texture``: per
-    composited person, the probability of a real texture on it.
+    composited person, the probability of a real texture on it; ``plate``: of the
+    backgrounds and negatives, the share taken from a training video's background plate.
     """
 
     background: float = 0.5
     negative: float = 0.15
     texture: float = 0.5
+    plate: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("background", "negative", "texture"):
+        for name in ("background", "negative", "texture", "plate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"RealImageMix.{name} must be in [0, 1]")

@@ -141,6 +141,17 @@ class TeacherVideoSource:
     def __len__(self) -> int:
         return len(self.indices)
 
+    def background_plate(self, every: int = 4) -> np.ndarray:
+        """The scene without its walkers, from every ``every``-th of the training frames only
+        (:func:`loco_ros.training.real_images.background_plate`): (H, W, 3) uint8 RGB."""
+        import cv2
+
+        from loco_ros.training.real_images import background_plate
+
+        return background_plate(
+            cv2.imdecode(np.frombuffer(self.jpeg[i], np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
+            for i in self.indices[::every])
+
     def __call__(self, index: int, need_image: bool = True):
         import cv2
 

@@ -104,11 +104,11 @@ def make_sample(index: int, seed: int, config: ModelConfig, scene_cfg, stream: i
     joints, K = scene.joints_xyz_m, scene.K
     size_wh = (config.grid.image_width, config.grid.image_height)
     if photos is not None and rng.random() < mix.negative:
-        image, joints = photos.crop(rng, size_wh), joints[:0]
+        image, joints = photos.backdrop(rng, size_wh, mix.plate), joints[:0]
     elif photos is not None and rng.random() < mix.background:
         image, _, label = render_scene(scene, rng, return_maps=True)
         image = retexture(image, label, photos, rng, mix.texture)
-        image = composite(image, label, photos.crop(rng, size_wh))
+        image = composite(image, label, photos.backdrop(rng, size_wh, mix.plate))
     else:
         image = render_scene(scene, rng)
     if scale_aug > 0:
@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar=("FIRST", "END"), help="the frames trained on, [FIRST, END)")
     p.add_argument("--teacher-share", type=float, default=0.3,
                    help="share of samples taken from the teacher-labelled video")
+    p.add_argument("--plate-share", type=float, default=0.0,
+                   help="share of the real backgrounds and negatives taken from the teacher "
+                        "video's background plate (median of its training frames)")
     p.add_argument("--mocap-share", type=float, default=0.0,
                    help="share of synthetic people posed from real motion capture (pybullet)")
     sources.add_source_args(p)
@@ -235,18 +238,22 @@ def main(argv: list[str] | None = None) -> dict:
     source = sources.make_source(args.data, args.seed, args.shards, args.jta_root,
                                  args.jta_split, args.jta_frame_step)
 
-    photos, mix = None, RealImageMix(args.real_backgrounds, args.negatives, args.real_textures)
-    if args.real_backgrounds > 0 or args.negatives > 0:
-        from loco_ros.data.real_material import background_photos
-
-        photos = PhotoBank(background_photos())
-
+    if args.plate_share > 0 and not args.teacher_video:
+        raise SystemExit("--plate-share needs --teacher-video (the plate is that video's)")
     teacher = None
     if args.teacher_video:
         from loco_ros.data.real_material import video_path
 
         teacher = sources.TeacherVideoSource(video_path(args.teacher_video), args.teacher_labels,
                                              tuple(args.teacher_frames), args.seed)
+
+    photos, mix = None, RealImageMix(args.real_backgrounds, args.negatives, args.real_textures,
+                                     args.plate_share)
+    if args.real_backgrounds > 0 or args.negatives > 0:
+        from loco_ros.data.real_material import background_photos
+
+        plates = [teacher.background_plate()] if teacher is not None and args.plate_share else []
+        photos = PhotoBank(background_photos(), plates)
 
     def make(index: int):
         if teacher is not None and \
