@@ -302,7 +302,7 @@ def test_model_detections_run_feeds_the_pipelines_own_calibrator():
     auto; none / fixed / auto rows and the calibrator's trajectory for every frame (~10 s)."""
     import torch
 
-    from loco_ros.evaluation.self_calibration_eval import jta_after, run_sequence_model
+    from loco_ros.evaluation.self_calibration_eval import jta_after, run_sequence
     from loco_ros.runtime.estimator import default_model_dir, load_model
 
     model = load_model(default_model_dir())
@@ -310,7 +310,7 @@ def test_model_detections_run_feeds_the_pipelines_own_calibrator():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the evaluation (--threads 1)
     try:
-        result = run_sequence_model(9000, config, model, GroundPlaneConfig(), 2.0)
+        result = run_sequence(9000, config, GroundPlaneConfig(), 2.0, model=model)
     finally:
         torch.set_num_threads(threads)
     assert [len(v) for v in result["jta_frames"].values()] == [10] * 4
@@ -318,3 +318,19 @@ def test_model_detections_run_feeds_the_pipelines_own_calibrator():
     assert result["detected_mean"] > 0 and result["converged_index"] is None
     f1 = jta_after(result, 0)
     assert f1["auto"] == f1["none"]  # not converged: auto keeps the image-only depth
+
+
+def test_gt_run_goes_through_the_pipeline():
+    """The GT-detections evaluation runs the frame pipeline in mode auto with the node's
+    tracking: every frame scored for each depth, the true mount's depth beats the image's,
+    and auto is the image-only depth until the pipeline's calibrator converges."""
+    from loco_ros.evaluation.self_calibration_eval import jta_after, run_sequence
+
+    result = run_sequence(9000, StreamConfig(frames=40, people=(4, 4)), GroundPlaneConfig(),
+                          2.0, false_rate=0.1, ids="tracker")
+    assert [len(v) for v in result["jta_frames"].values()] == [40] * 4
+    assert result["converged_index"] is None, "40 frames are too few to converge"
+    f1 = jta_after(result, 0)
+    assert f1["auto"] == f1["none"]
+    assert f1["fixed"]["0.4"] > f1["none"]["0.4"] + 0.2, f1  # F1 in [0, 1]
+    assert 0.0 < result["cost_ms_per_frame"] < 100.0

@@ -45,14 +45,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from loco_ros.calibration import SelfCalibrationConfig, SelfCalibrator
+from loco_ros.camera.lens import ImageCamera
 from loco_ros.decoding.ground_plane import GroundPlaneConfig, fuse_ground_depth, snap_with_config
 from loco_ros.metrics import JTA_THRESHOLDS_M, jta_metric
+from loco_ros.runtime.estimator import Estimate
+from loco_ros.runtime.frame_pipeline import FramePipeline, PipelineConfig
+from loco_ros.runtime.tracking import TrackingConfig
 from loco_ros.skeleton import JOINT_INDEX, NUM_JOINTS
 from loco_ros.synthetic.pedestrians import PedestrianStream, StreamConfig, StreamFrame
 from loco_ros.types import People
@@ -151,106 +155,82 @@ def trajectory_row(frames: int, estimate, cam, statures_seen: dict) -> dict:
             "observations": estimate.observations}
 
 
-def run_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCalibrationConfig,
-                 pixel_noise_px: float, false_rate: float, ground_config: GroundPlaneConfig,
-                 ids: str = "tracker") -> dict:
-    """One sequence: the error trajectory, the stature floor, the JTA frames per depth."""
-    stream = PedestrianStream(seed, stream_config)
-    rng = np.random.default_rng(seed + 12345)
-    calibrator = SelfCalibrator(calib_config)
-    cam = stream.camera
-    true_plane = cam.ground_plane
-    rows, standing, statures_seen = [], [], {}
-    jta_frames = {"none": [], "fixed": [], "auto": [], "auto_fused": []}
-    converged_frame = None
-    cost_s = 0.0
-    tracker = None
-    if ids == "tracker":  # the node's default: people carry the 3D tracker's ids
-        from loco_ros.runtime.tracking import PersonTracker
+class StreamDetections:
+    """An estimator for :class:`FramePipeline` whose people are a pedestrian stream's frame
+    ``frame`` (set before each call; the image is not read) as :func:`noisy_people` makes
+    them; the GT of that call is left in ``gt``."""
 
-        tracker = PersonTracker()
-    for index, frame in enumerate(stream.frames()):
-        people, gt = noisy_people(stream, frame, rng, pixel_noise_px, false_rate)
-        if tracker is not None:
-            people = tracker.update(people, index / stream_config.fps)
-        t0 = time.perf_counter()
-        estimate = calibrator.update(people, cam.K)
-        cost_s += time.perf_counter() - t0
-        standing.append(standing_in_view(stream, frame))
-        note_statures_seen(statures_seen, frame, cam)
-        real = len(gt)
-        pred = {"none": people}
-        pred["fixed"] = snap_with_config(people, true_plane, ground_config)
-        pred["auto"] = (snap_with_config(people, estimate.ground_plane(), ground_config)
-                        if estimate.converged else people)
-        pred["auto_fused"] = (fuse_with_config(people, estimate.ground_plane(), cam.K,
-                                               ground_config, pixel_noise_px, estimate)
-                              if estimate.converged else people)
-        if estimate.converged and converged_frame is None:
-            converged_frame = index
-        for key, value in pred.items():
-            p = value.xyz_m[:real].astype(np.float64)
-            p = np.where(np.isfinite(gt), p, np.nan)
-            jta_frames[key].append((gt, np.concatenate([p, value.xyz_m[real:]])))
-        if (index + 1) % CHECK_EVERY == 0:
-            rows.append(trajectory_row(index + 1, estimate, cam, statures_seen))
-    return {"seed": seed, "camera": {"height_m": cam.height_m,
-                                     "pitch_deg": math.degrees(cam.pitch_rad),
-                                     "roll_deg": math.degrees(cam.roll_rad),
-                                     "focal_px": float(cam.K[0, 0])},
-            "people_at_once": stream.count, "standing_mean": float(np.mean(standing)),
-            "trajectory": rows, "final": calibrator.estimate.summary(),
-            "converged_index": converged_frame,
-            "resets": calibrator.estimate.resets, "cost_ms_per_frame":
-                1e3 * cost_s / max(len(standing), 1), "jta_frames": jta_frames}
+    def __init__(self, stream: PedestrianStream, rng: np.random.Generator,
+                 pixel_noise_px: float, false_rate: float) -> None:
+        self.stream, self.rng = stream, rng
+        self.pixel_noise_px, self.false_rate = pixel_noise_px, false_rate
+        self.frame: StreamFrame | None = None
+        self.gt = np.zeros((0, NUM_JOINTS, 3))
+
+    def estimate(self, image_rgb: np.ndarray, K: np.ndarray, lens=None) -> Estimate:
+        people, self.gt = noisy_people(self.stream, self.frame, self.rng, self.pixel_noise_px,
+                                       self.false_rate)
+        return Estimate(people, {"network": 0.0})
 
 
-def gt_in_view(stream: PedestrianStream, frame: StreamFrame) -> np.ndarray:
-    """The GT of :func:`noisy_people` without the detections: (P, 14, 3) camera-frame joints,
-    NaN outside the image, people with >= 4 joints in it."""
-    cam = stream.camera
-    xyz = cam.world_to_camera(frame.joints_world)
-    visible = cam.in_image(xyz)
-    return np.where(visible[..., None], xyz, np.nan)[visible.sum(axis=1) >= 4]
+def in_gt_order(people: People, gt: np.ndarray) -> np.ndarray:
+    """(P', 14, 3) xyz of :func:`noisy_people`'s people for the JTA metric: the first
+    len(gt) are the GT people's (NaN where the GT joint is out of the image), then the
+    false ones."""
+    real = len(gt)
+    p = np.where(np.isfinite(gt), people.xyz_m[:real].astype(np.float64), np.nan)
+    return np.concatenate([p, people.xyz_m[real:]])
 
 
-def run_sequence_model(seed: int, stream_config: StreamConfig, model: tuple,
-                       ground_config: GroundPlaneConfig, pixel_noise_px: float) -> dict:
-    """:func:`run_sequence` with the model's detections of rendered frames (module
-    docstring); ``model``: :func:`loco_ros.runtime.estimator.load_model`'s (config, network,
-    refiner). The calibrator is the pipeline's own (mode ``auto``, ``ground_config.auto``)."""
-    from dataclasses import replace as _replace
-
+def run_sequence(seed: int, stream_config: StreamConfig, ground_config: GroundPlaneConfig,
+                 pixel_noise_px: float, false_rate: float = 0.1, ids: str = "tracker",
+                 model: tuple | None = None) -> dict:
+    """One sequence through the frame pipeline in ``ground_plane.mode auto`` (its own
+    calibrator, ``ground_config.auto``): the error trajectory, the stature floor, the JTA
+    frames per depth. ``model`` None: the GT people of :class:`StreamDetections`, tracked as
+    in the node (``ids`` "tracker") or not ("none"); else
+    :func:`loco_ros.runtime.estimator.load_model`'s (config, network, refiner): its
+    detections of the rendered frames, tracked."""
     from loco_ros.evaluation.pipeline import evaluation_pipeline, people_in_image, run_frame
-    from loco_ros.runtime.tracking import TrackingConfig
     from loco_ros.synthetic.render import render_scene
 
     stream = PedestrianStream(seed, stream_config)
     cam = stream.camera
+    auto = replace(ground_config, mode="auto")
+    if model is None:
+        detections = StreamDetections(stream, np.random.default_rng(seed + 12345),
+                                      pixel_noise_px, false_rate)
+        pipeline = FramePipeline(detections, PipelineConfig(
+            ground_plane=auto, tracking=TrackingConfig() if ids == "tracker" else None))
+        blank = np.zeros((cam.height, cam.width, 3), np.uint8)
+    else:
+        config, network, refiner = model
+        pipeline = evaluation_pipeline(network, config, refiner, auto, tracking=TrackingConfig())
+        render_rng = np.random.default_rng(seed + 54321)
     true_plane = cam.ground_plane
-    config, network, refiner = model
-    pipeline = evaluation_pipeline(network, config, refiner,
-                                   _replace(ground_config, mode="auto"),
-                                   tracking=TrackingConfig())
-    render_rng = np.random.default_rng(seed + 54321)
-    rows, standing, statures_seen = [], [], {}
+    rows, standing, statures_seen, detected = [], [], {}, []
     jta_frames = {"none": [], "fixed": [], "auto": [], "auto_fused": []}
     converged_frame = None
     cost_s = 0.0
-    detected = []
     for index, frame in enumerate(stream.frames()):
-        scene = stream.scene(frame)
-        image = render_scene(scene, render_rng)
-        wh = (image.shape[1], image.shape[0])
-        out = run_frame(pipeline, image, cam.K,  # no plane given: the pipeline's own (auto)
-                        stamp_ns=round(index * 1e9 / stream_config.fps))
-        cost_s += out.timings_s.get("ground_plane", 0.0)
+        stamp_ns = round(index * 1e9 / stream_config.fps)
+        if model is None:
+            detections.frame = frame
+            out = pipeline.process(blank, stamp_ns, camera=ImageCamera(cam.K))
+            gt = detections.gt
+            xyz_of = lambda people, gt=gt: in_gt_order(people, gt)  # noqa: E731
+        else:
+            image = render_scene(stream.scene(frame), render_rng)
+            out = run_frame(pipeline, image, cam.K, stamp_ns=stamp_ns)
+            gt = gt_in_view(stream, frame)
+            wh = (image.shape[1], image.shape[0])
+            xyz_of = lambda people, wh=wh: people_in_image(people, wh, cam.K)  # noqa: E731
         estimate = out.calibration
-        people = out.estimate.people  # refined, image-only depth: what the calibrator got
+        people = out.estimate.people  # image-only depth: what the calibrator was fed
+        cost_s += out.timings_s["ground_plane"]
         detected.append(len(people))
         standing.append(standing_in_view(stream, frame))
         note_statures_seen(statures_seen, frame, cam)
-        gt = gt_in_view(stream, frame)
         pred = {"none": people,
                 "fixed": snap_with_config(people, true_plane, ground_config),
                 "auto": out.people,  # snapped by the pipeline once converged
@@ -260,7 +240,7 @@ def run_sequence_model(seed: int, stream_config: StreamConfig, model: tuple,
         if estimate.converged and converged_frame is None:
             converged_frame = index
         for key, value in pred.items():
-            jta_frames[key].append((gt, people_in_image(value, wh, cam.K)))
+            jta_frames[key].append((gt, xyz_of(value)))
         if (index + 1) % CHECK_EVERY == 0:
             rows.append(trajectory_row(index + 1, estimate, cam, statures_seen))
     final = pipeline.calibration.estimate
@@ -275,6 +255,15 @@ def run_sequence_model(seed: int, stream_config: StreamConfig, model: tuple,
             "converged_index": converged_frame,
             "resets": final.resets, "cost_ms_per_frame":
                 1e3 * cost_s / max(len(standing), 1), "jta_frames": jta_frames}
+
+
+def gt_in_view(stream: PedestrianStream, frame: StreamFrame) -> np.ndarray:
+    """The GT of :func:`noisy_people` without the detections: (P, 14, 3) camera-frame joints,
+    NaN outside the image, people with >= 4 joints in it."""
+    cam = stream.camera
+    xyz = cam.world_to_camera(frame.joints_world)
+    visible = cam.in_image(xyz)
+    return np.where(visible[..., None], xyz, np.nan)[visible.sum(axis=1) >= 4]
 
 
 def at_frame(result: dict, frame: int) -> dict:
@@ -446,7 +435,6 @@ def main(argv: list[str] | None = None) -> dict:
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     stream_config = StreamConfig(frames=args.frames)
-    calib = SelfCalibrationConfig()
     ground = GroundPlaneConfig()
     results = []
     model = None
@@ -460,12 +448,8 @@ def main(argv: list[str] | None = None) -> dict:
         args.model = model_dir(args.model)
         model = load_model(Path(args.model))
     for i in range(args.sequences):
-        if model is not None:
-            r = run_sequence_model(args.seed + i, stream_config, model, ground,
-                                   args.pixel_noise_px)
-        else:
-            r = run_sequence(args.seed + i, stream_config, calib, args.pixel_noise_px,
-                             args.false_rate, ground, args.ids)
+        r = run_sequence(args.seed + i, stream_config, ground, args.pixel_noise_px,
+                         args.false_rate, args.ids, model)
         t = at_frame(r, args.at_frame)
         print(f"seed {r['seed']}: h {r['camera']['height_m']:.2f} m pitch "
               f"{r['camera']['pitch_deg']:.1f} roll {r['camera']['roll_deg']:.1f}, "
