@@ -65,12 +65,16 @@ def color_jitter(image: np.ndarray, rng: np.random.Generator, amount: float) -> 
     return np.clip(x + 0.5, 0, 255).astype(np.uint8)
 
 
-def scale_crop(image: np.ndarray, K: np.ndarray, rng: np.random.Generator, amount: float
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Resize by s in [1/(1+amount), 1+amount], crop / zero-pad back to the same size at a
-    random offset; returns the image and its intrinsics."""
+def scale_crop(image: np.ndarray, K: np.ndarray, rng: np.random.Generator, amount: float,
+               zoom: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Resize by s log-uniform in [1/(1+amount), 1+amount] (with ``zoom`` > 1: half the time
+    in [1, zoom] instead), crop / zero-pad back to the same size at a random offset; returns
+    the image and its intrinsics."""
     h, w = image.shape[:2]
-    s = float(np.exp(rng.uniform(-np.log1p(amount), np.log1p(amount))))
+    if zoom > 1.0 and rng.random() < 0.5:
+        s = float(np.exp(rng.uniform(0.0, np.log(zoom))))
+    else:
+        s = float(np.exp(rng.uniform(-np.log1p(amount), np.log1p(amount))))
     nw, nh = max(1, round(w * s)), max(1, round(h * s))
     resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else
                          cv2.INTER_LINEAR)
@@ -133,14 +137,15 @@ def letterbox_uint8(image: np.ndarray, K: np.ndarray, size_wh: tuple[int, int]
 
 
 def make_source_sample(index: int, seed: int, config: ModelConfig, source, jitter: float,
-                       scale_aug: float) -> tuple[np.ndarray, np.ndarray]:
-    """Like :func:`make_sample` for a shard / JTA source (loco_ros.training.sources)."""
+                       scale_aug: float, zoom: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`make_sample` for a shard / JTA source (loco_ros.training.sources);
+    ``zoom``: see :func:`scale_crop`."""
     rng = common.sample_rng(seed, index, 10)
     image, K, joints = source(index)
     grid = config.grid
     image, K = letterbox_uint8(image, K, (grid.image_width, grid.image_height))
-    if scale_aug > 0:
-        image, K = scale_crop(image, K, rng, scale_aug)
+    if scale_aug > 0 or zoom > 1.0:
+        image, K = scale_crop(image, K, rng, scale_aug, zoom)
     if jitter > 0:
         image = color_jitter(image, rng, jitter)
     heatmap = render_volumetric_heatmap(joints, K, grid)
@@ -191,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar=("FIRST", "END"), help="the frames trained on, [FIRST, END)")
     p.add_argument("--teacher-share", type=float, default=0.3,
                    help="share of samples taken from the teacher-labelled video")
+    p.add_argument("--teacher-zoom", type=float, default=0.0,
+                   help="half the teacher frames zoomed in by up to this factor (its walkers "
+                        "are small: real people seen close up)")
     p.add_argument("--plate-share", type=float, default=0.0,
                    help="share of the real backgrounds and negatives taken from the teacher "
                         "video's background plate (median of its training frames)")
@@ -259,7 +267,7 @@ def main(argv: list[str] | None = None) -> dict:
         if teacher is not None and \
                 common.sample_rng(args.seed, index, 30).random() < args.teacher_share:
             return make_source_sample(index, args.seed, config, teacher, args.color_jitter,
-                                      args.scale_aug)
+                                      args.scale_aug, args.teacher_zoom)
         if source is not None:
             return make_source_sample(index, args.seed, config, source, args.color_jitter,
                                       args.scale_aug)
