@@ -17,7 +17,12 @@ from loco_ros.decoding.lifting import project_to_image
 from loco_ros.metrics import countable, frame_counts, visible_joints
 from loco_ros.skeleton import NUM_JOINTS, STANDING_POSE_M
 from loco_ros.teacher.pseudo3d import RENDERED_CHAIN_M, body_chain_m, pseudo_3d_people
-from loco_ros.training.real_images import PhotoBank, RealImageMix, composite
+from loco_ros.training.real_images import (
+    PhotoBank,
+    RealImageMix,
+    background_plate,
+    composite,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "weights" / "demo"
@@ -162,6 +167,42 @@ def test_negatives_have_empty_heatmaps_and_composites_keep_people(photo_bank) ->
                                  RealImageMix(background=1.0, negative=0.0, texture=1.0))
     grid = config.grid
     assert heatmap.max() > 0.9 and image.shape == (3, grid.image_height, grid.image_width)
+
+
+def test_background_plate_removes_walkers_and_backs_samples(photo_bank) -> None:
+    """The median plate of a fixed camera's frames is its scene without the moving people;
+    backdrop() draws crops of it at plate_share, of the photographs otherwise."""
+    scene = np.full((60, 80, 3), (30, 120, 30), np.uint8)
+    frames = []
+    for t in range(9):  # a bright walker crossing the scene
+        frame = scene.copy()
+        frame[20:50, 5 + 8 * t:12 + 8 * t] = 250
+        frames.append(frame)
+    plate = background_plate(frames)
+    np.testing.assert_array_equal(plate, scene)
+    with pytest.raises(ValueError):
+        background_plate(frames[:2])
+    bank = PhotoBank(photo_bank.paths, plates=[plate])
+    rng = np.random.default_rng(2)
+    for _ in range(10):
+        assert (bank.backdrop(rng, (32, 18), 1.0) == (30, 120, 30)).all()
+    noisy = bank.backdrop(rng, (32, 18), 0.0)  # the random-noise photographs
+    assert len(np.unique(noisy.reshape(-1, 3), axis=0)) > 50
+
+
+def test_teacher_zoom_enlarges_half_the_frames() -> None:
+    from loco_ros.training.train_predictor import scale_crop
+
+    image = np.zeros((36, 64, 3), np.uint8)
+    K = np.array([[50.0, 0, 32], [0, 50.0, 18], [0, 0, 1]])
+    scales = []
+    for i in range(200):
+        out, K2 = scale_crop(image, K, np.random.default_rng(i), 0.2, zoom=2.5)
+        assert out.shape == image.shape
+        scales.append(K2[0, 0] / K[0, 0])
+    scales = np.array(scales)
+    assert scales.min() >= 1 / 1.2 - 0.02 and scales.max() <= 2.5 + 0.05
+    assert 0.2 < np.mean(scales > 1.25) < 0.55, "half zoomed, 3/4 of those beyond 1.25"
 
 
 def test_training_never_reads_the_held_out_stills() -> None:
