@@ -62,15 +62,13 @@ class Model:
     def load(cls, model_dir: str | Path, precision: str = "fp32") -> Model:
         """The model of a directory; precision int8 runs the ONNX Runtime CPU int8 graph
         (``loco_ros.export.quantize``), fp32 the torch network."""
-        from loco_ros.runtime.estimator import load_model
+        from loco_ros.runtime.estimator import load_model, with_int8_calibration
 
         config, network, refiner = load_model(Path(model_dir))
         options = None
         if precision == "int8":
-            from loco_ros.export.quantize import calibration_images
-
-            options = dict(backend="onnxruntime", device="cpu", precision="int8",
-                           int8_calibration=calibration_images(model_dir))
+            options = with_int8_calibration(
+                dict(backend="onnxruntime", device="cpu", precision="int8"), Path(model_dir))
         return cls(config, network, refiner, options)
 
     def with_decoding(self, threshold: float, min_joints: int, duplicate_frac: float

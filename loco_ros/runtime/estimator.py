@@ -117,6 +117,16 @@ def load_model(model_dir: Path) -> tuple[ModelConfig, ImageToVolume, PoseRefiner
     return config, ImageToVolume(predictor, vha).eval(), refiner
 
 
+def with_int8_calibration(options: dict, model_dir: Path) -> dict:
+    """LocoEstimator ``options`` with, for precision int8 without calibration frames given,
+    the model directory's ``int8_calibration/`` frames."""
+    if options.get("precision") != "int8" or options.get("int8_calibration") is not None:
+        return options
+    from loco_ros.export.quantize import calibration_images
+
+    return {**options, "int8_calibration": calibration_images(model_dir)}
+
+
 class LocoEstimator:
     """The LoCO pipeline with a chosen backend; see the module docstring."""
 
@@ -141,11 +151,7 @@ class LocoEstimator:
         """Load a model directory (default: the bundled demo model); WeightsError if broken."""
         path = Path(model_dir) if model_dir else default_model_dir()
         config, network, refiner = load_model(path)
-        if options.get("precision") == "int8" and options.get("int8_calibration") is None:
-            from loco_ros.export.quantize import calibration_images
-
-            options["int8_calibration"] = calibration_images(path)
-        return cls(config, network, refiner, **options)
+        return cls(config, network, refiner, **with_int8_calibration(options, path))
 
     def open(self) -> None:
         """Create the inference backend (allocates GPU memory where one is used); also
