@@ -165,15 +165,17 @@ def test_burst_is_processed_or_counted_and_memory_stays_flat(harness, start_proc
     last = (2 + 199) * SECOND // 100
     assert harness.pose_with_stamp(last) is not None, "the newest frame of a burst is processed"
 
-    def settled() -> bool:
+    def settled() -> bool:  # the sensor-data QoS is best effort: DDS may drop a few images
         d = harness.latest_diagnostics()
-        return int(d.get("frames_in", 0)) == 201 and int(d.get("frames_out", 0)) + int(
-            d.get("frames_skipped", 0)) == 201
+        frames_in = int(d.get("frames_in", 0))
+        return frames_in >= 190 and int(d.get("frames_out", 0)) + int(
+            d.get("frames_skipped", 0)) == frames_in
 
     counters = ("frames_in", "frames_out", "frames_skipped")
     assert harness.spin_until(settled, 30.0), {
         k: v for k, v in harness.latest_diagnostics().items() if k in counters}
-    # Every frame is either processed or counted as skipped (settled above), the newest one
+    # Every frame that arrived is either processed or counted as skipped (settled above; with
+    # a loaded machine DDS itself may drop a few of a 100 Hz best-effort burst), the newest one
     # is processed; how many are skipped depends on the machine's speed, so it is not
     # asserted (a fast machine may keep up with 100 Hz).
     growth_mib = (_rss_kib(process.pid) - rss_before) / 1024
