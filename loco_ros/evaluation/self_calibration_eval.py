@@ -203,6 +203,7 @@ def run_sequence(seed: int, stream_config: StreamConfig, ground_config: GroundPl
         pipeline = FramePipeline(detections, PipelineConfig(
             ground_plane=auto, tracking=TrackingConfig() if ids == "tracker" else None))
         blank = np.zeros((cam.height, cam.width, 3), np.uint8)
+        camera = ImageCamera(cam.K)
     else:
         config, network, refiner = model
         pipeline = evaluation_pipeline(network, config, refiner, auto, tracking=TrackingConfig())
@@ -216,7 +217,7 @@ def run_sequence(seed: int, stream_config: StreamConfig, ground_config: GroundPl
         stamp_ns = round(index * 1e9 / stream_config.fps)
         if model is None:
             detections.frame = frame
-            out = pipeline.process(blank, stamp_ns, camera=ImageCamera(cam.K))
+            out = pipeline.process(blank, stamp_ns, camera=camera)
             gt = detections.gt
             xyz_of = lambda people, gt=gt: in_gt_order(people, gt)  # noqa: E731
         else:
@@ -540,7 +541,6 @@ def record_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCa
         if (index + 1) % calib_config.refit_every_frames == 0:
             refits.append({"frame": index + 1, "estimate": estimate,
                            "error": errors(estimate, cam)})
-        real = len(gt)
         pred = {"none": people,
                 "fixed": snap_with_config(people, cam.ground_plane, ground_config),
                 "latest": (snap_with_config(people, estimate.ground_plane(), ground_config)
@@ -551,9 +551,7 @@ def record_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCa
                                                   ground_config, pixel_noise_px, estimate)
                                  if estimate.has_value else people)}
         for key, value in pred.items():
-            p = value.xyz_m[:real].astype(np.float64)
-            p = np.where(np.isfinite(gt), p, np.nan)
-            p = np.concatenate([p, value.xyz_m[real:]])
+            p = in_gt_order(value, gt)
             counts[key].append([jta_frame_counts(gt, p, t) for t in JTA_THRESHOLDS_M])
     return {"seed": seed, "refits": refits, "counts": counts,
             "height_m": cam.height_m}

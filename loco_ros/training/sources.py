@@ -144,25 +144,23 @@ class TeacherVideoSource:
     def background_plate(self, every: int = 4) -> np.ndarray:
         """The scene without its walkers, from every ``every``-th of the training frames only
         (:func:`loco_ros.training.real_images.background_plate`): (H, W, 3) uint8 RGB."""
-        import cv2
-
         from loco_ros.training.real_images import background_plate
 
-        return background_plate(
-            cv2.imdecode(np.frombuffer(self.jpeg[i], np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
-            for i in self.indices[::every])
+        return background_plate(self._rgb(i) for i in self.indices[::every])
 
-    def __call__(self, index: int, need_image: bool = True):
+    def _rgb(self, frame_index: int) -> np.ndarray:
+        """Frame ``frame_index`` decoded from memory: (H, W, 3) uint8 RGB."""
         import cv2
 
+        bgr = cv2.imdecode(np.frombuffer(self.jpeg[frame_index], np.uint8), cv2.IMREAD_COLOR)
+        return np.ascontiguousarray(bgr[:, :, ::-1])
+
+    def __call__(self, index: int, need_image: bool = True):
         from loco_ros.teacher.pseudo3d import pseudo_3d_people
 
         frame_index = self.indices[self.order.item(index)]
         f = self.frames[frame_index]
-        image = None
-        if need_image:
-            bgr = cv2.imdecode(np.frombuffer(self.jpeg[frame_index], np.uint8), cv2.IMREAD_COLOR)
-            image = np.ascontiguousarray(bgr[:, :, ::-1])
+        image = self._rgb(frame_index) if need_image else None
         joints = pseudo_3d_people(f.joints_px, f.visibility, f.joints_world_m, self.K)
         return image, self.K, joints
 
