@@ -17,9 +17,18 @@ from loco_ros.calibration import (
     save_estimate,
 )
 from loco_ros.calibration.model import log_scale_and_lean
-from loco_ros.decoding.ground_plane import GroundPlaneConfig, snap_with_config
+from loco_ros.decoding.ground_plane import (
+    GroundPlaneConfig,
+    ground_plane_from_angles,
+    snap_with_config,
+)
 from loco_ros.errors import ConfigError
-from loco_ros.evaluation.self_calibration_eval import noisy_people
+from loco_ros.evaluation.self_calibration_eval import (
+    ASSUMED_STATURE_M,
+    DEPTH_SOURCES,
+    noisy_people,
+    stature_floor_plane,
+)
 from loco_ros.runtime.tracking import PersonTracker
 from loco_ros.synthetic.camera import make_camera
 from loco_ros.synthetic.pedestrians import PedestrianStream, StreamConfig
@@ -313,11 +322,22 @@ def test_model_detections_run_feeds_the_pipelines_own_calibrator():
         result = run_sequence(9000, config, GroundPlaneConfig(), 2.0, model=model)
     finally:
         torch.set_num_threads(threads)
-    assert [len(v) for v in result["jta_frames"].values()] == [10] * 4
+    assert {k: len(v) for k, v in result["jta_frames"].items()} == dict.fromkeys(
+        DEPTH_SOURCES, 10)
     assert [r["frame"] for r in result["trajectory"]] == [10]
     assert result["detected_mean"] > 0 and result["converged_index"] is None
     f1 = jta_after(result, 0)
     assert f1["auto"] == f1["none"]  # not converged: auto keeps the image-only depth
+
+
+def test_stature_floor_plane_scales_the_true_height_by_the_statures_seen():
+    """People taller than the prior on average make a stature-based calibration put the
+    camera lower by the same ratio; the ground's normal is the true one."""
+    true = ground_plane_from_angles(4.0, math.radians(12.0), math.radians(2.0))
+    assert stature_floor_plane(true, {}) is None
+    tall = stature_floor_plane(true, {1: 1.80, 2: 1.90})
+    assert tall.camera_height_m == pytest.approx(4.0 * ASSUMED_STATURE_M / 1.85)
+    np.testing.assert_array_equal(tall.up_cam, true.up_cam)
 
 
 def test_gt_run_goes_through_the_pipeline():
@@ -328,9 +348,12 @@ def test_gt_run_goes_through_the_pipeline():
 
     result = run_sequence(9000, StreamConfig(frames=40, people=(4, 4)), GroundPlaneConfig(),
                           2.0, false_rate=0.1, ids="tracker")
-    assert [len(v) for v in result["jta_frames"].values()] == [40] * 4
+    assert {k: len(v) for k, v in result["jta_frames"].items()} == dict.fromkeys(
+        DEPTH_SOURCES, 40)
     assert result["converged_index"] is None, "40 frames are too few to converge"
     f1 = jta_after(result, 0)
     assert f1["auto"] == f1["none"]
     assert f1["fixed"]["0.4"] > f1["none"]["0.4"] + 0.2, f1  # F1 in [0, 1]
+    # the stature floor's plane (the true one at the seen statures' height) is close to it
+    assert f1["stature_floor"]["0.4"] > f1["none"]["0.4"] + 0.2, f1
     assert 0.0 < result["cost_ms_per_frame"] < 100.0

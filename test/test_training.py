@@ -87,6 +87,28 @@ def test_vha_resume_continues_from_saved_step(vha_run, tiny_yaml, tmp_path) -> N
     assert json.loads((run / "checkpoint" / "state.json").read_text())["step"] == 70
 
 
+def test_time_budget_spans_resumes(vha_run, tiny_yaml, tmp_path) -> None:
+    """A checkpoint keeps the training time spent; a resumed run counts on from it, so a run
+    whose 60-minute budget is already spent takes one step at the floor learning rate."""
+    import shutil
+
+    run = tmp_path / "vha"
+    shutil.copytree(vha_run, run)
+    state_path = run / "checkpoint" / "state.json"
+    state = json.loads(state_path.read_text())
+    assert state["extra"]["elapsed_s"] > 0.0
+    state["extra"]["elapsed_s"] = 3600.0
+    state_path.write_text(json.dumps(state))
+    out = train_vha.main(["--model-config", str(tiny_yaml), "--out", str(run), "--steps", "200",
+                          "--batch-size", "2", "--lr", "3e-3", "--lr-min", "1e-5",
+                          "--warmup", "5", "--max-minutes", "60", "--log-every", "1",
+                          "--val-every", "1000", "--val-scenes", "2", "--resume", *SCENES,
+                          *COMMON[:3]])
+    assert out["step"] == 61
+    assert _log(run)["train"][-1]["lr"] == pytest.approx(1e-5)
+    assert json.loads(state_path.read_text())["extra"]["elapsed_s"] >= 3600.0
+
+
 def test_optimizer_state_round_trip() -> None:
     model = torch.nn.Linear(3, 2)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)

@@ -15,7 +15,10 @@ roll within 0.5 deg, in 90 % of the sequences with >= 2 standing people on avera
 *stature floor* (the error that the mean stature of the people seen so far would give
 alone: no stature-based method can beat it); and JTA F1 at 0.4/0.8/1.2 m of the same
 perfect-2D people with depth from stature alone (``none``), snapped onto the true ground
-(``fixed``) and onto the self-calibrated one from the moment it converged (``auto``).
+(``fixed``), onto the self-calibrated one from the moment it converged (``auto``) and onto
+the *stature-floor plane* (``stature_floor``: the true ground at the height that a perfect
+stature-based calibration would find from the people seen so far, so what no
+self-calibration from people can beat).
 
     nice -n 10 python -m loco_ros.evaluation.self_calibration_eval --sequences 20 \
         --frames 600 --seed 9000 --plot docs/self_calibration_convergence.png \
@@ -52,7 +55,12 @@ import numpy as np
 
 from loco_ros.calibration import SelfCalibrationConfig, SelfCalibrator
 from loco_ros.camera.lens import ImageCamera
-from loco_ros.decoding.ground_plane import GroundPlaneConfig, fuse_ground_depth, snap_with_config
+from loco_ros.decoding.ground_plane import (
+    GroundPlane,
+    GroundPlaneConfig,
+    fuse_ground_depth,
+    snap_with_config,
+)
 from loco_ros.metrics import JTA_THRESHOLDS_M, jta_metric
 from loco_ros.runtime.estimator import Estimate
 from loco_ros.runtime.frame_pipeline import FramePipeline, PipelineConfig
@@ -62,6 +70,7 @@ from loco_ros.synthetic.pedestrians import PedestrianStream, StreamConfig, Strea
 from loco_ros.types import People
 
 ASSUMED_STATURE_M = 1.70
+DEPTH_SOURCES = ("none", "fixed", "auto", "auto_fused", "stature_floor")
 STATURE_REL_STD = 0.10 / 1.70  # the synthetic people's stature spread: image-only depth's
 CHECK_EVERY = 10
 TARGET = {"height_pct": 3.0, "pitch_deg": 0.5, "roll_deg": 0.5, "fraction": 0.9}
@@ -155,6 +164,16 @@ def trajectory_row(frames: int, estimate, cam, statures_seen: dict) -> dict:
             "observations": estimate.observations}
 
 
+def stature_floor_plane(true_plane: GroundPlane, statures_seen: dict) -> GroundPlane | None:
+    """The true ground with the camera height scaled by the assumed stature over the mean true
+    stature of the people seen so far (what a calibration exact but for the stature prior
+    finds); None before anyone was seen."""
+    if not statures_seen:
+        return None
+    scale = ASSUMED_STATURE_M / float(np.mean(list(statures_seen.values())))
+    return GroundPlane(true_plane.up_cam, true_plane.camera_height_m * scale)
+
+
 class StreamDetections:
     """An estimator for :class:`FramePipeline` whose people are a pedestrian stream's frame
     ``frame`` (set before each call; the image is not read) as :func:`noisy_people` makes
@@ -210,7 +229,7 @@ def run_sequence(seed: int, stream_config: StreamConfig, ground_config: GroundPl
         render_rng = np.random.default_rng(seed + 54321)
     true_plane = cam.ground_plane
     rows, standing, statures_seen, detected = [], [], {}, []
-    jta_frames = {"none": [], "fixed": [], "auto": [], "auto_fused": []}
+    jta_frames = {key: [] for key in DEPTH_SOURCES}
     converged_frame = None
     cost_s = 0.0
     for index, frame in enumerate(stream.frames()):
@@ -232,12 +251,15 @@ def run_sequence(seed: int, stream_config: StreamConfig, ground_config: GroundPl
         detected.append(len(people))
         standing.append(standing_in_view(stream, frame))
         note_statures_seen(statures_seen, frame, cam)
+        floor_plane = stature_floor_plane(true_plane, statures_seen)
         pred = {"none": people,
                 "fixed": snap_with_config(people, true_plane, ground_config),
                 "auto": out.people,  # snapped by the pipeline once converged
                 "auto_fused": (fuse_with_config(people, estimate.ground_plane(), cam.K,
                                                 ground_config, pixel_noise_px, estimate)
-                               if estimate.converged else people)}
+                               if estimate.converged else people),
+                "stature_floor": (snap_with_config(people, floor_plane, ground_config)
+                                  if floor_plane is not None else people)}
         if estimate.converged and converged_frame is None:
             converged_frame = index
         for key, value in pred.items():
@@ -346,7 +368,7 @@ def summarise(results: list[dict], at: int, frames: int) -> dict:
     for r in results:
         first = next((row["frame"] for row in r["trajectory"] if row["converged"]), None)
         converged_at.append(first)
-    keys = ("none", "fixed", "auto", "auto_fused")
+    keys = DEPTH_SOURCES
     jta, jta_conv = {}, {}
     merged = {k: [] for k in keys}
     merged_conv = {k: [] for k in keys}
@@ -408,6 +430,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--frames", type=int, default=600)
     p.add_argument("--at-frame", type=int, default=300)
     p.add_argument("--pixel-noise-px", type=float, default=2.0)
+    p.add_argument("--static-probability", type=float,
+                   default=StreamConfig.static_probability,
+                   help="share of newcomers sitting, bending or standing still (0: walkers only)")
     p.add_argument("--false-rate", type=float, default=0.1)
     p.add_argument("--out", default=None, help="JSON summary")
     p.add_argument("--plot", default=None, help="PNG of the errors against frames")
@@ -435,7 +460,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {"rules": rows}
 
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    stream_config = StreamConfig(frames=args.frames)
+    stream_config = StreamConfig(frames=args.frames, static_probability=args.static_probability)
     ground = GroundPlaneConfig()
     results = []
     model = None
@@ -464,7 +489,8 @@ def main(argv: list[str] | None = None) -> dict:
     summary["command"] = "python -m loco_ros.evaluation.self_calibration_eval " + " ".join(
         argv if argv is not None else __import__("sys").argv[1:])
     summary["config"] = {"pixel_noise_px": args.pixel_noise_px, "false_rate": args.false_rate,
-                         "ids": args.ids, "detections": args.detections}
+                         "static_probability": args.static_probability, "ids": args.ids,
+                         "detections": args.detections}
     if model is not None:
         summary["config"].update(model=str(args.model), model_commit=_model_commit(args.model),
                                  ids="tracker (the pipeline's own, as the node)")

@@ -177,7 +177,8 @@ def cosine_lr(step: int, total: int, lr: float, lr_min: float, warmup: int) -> f
 def schedule_lr(step: int, elapsed_s: float, args) -> float:
     """Cosine learning rate of ``step`` (see :func:`cosine_lr`); with ``--max-minutes`` the
     schedule's progress is max(step / steps, elapsed / max_minutes), so a run on a busy CPU
-    still anneals to ``lr_min`` by its time budget (then it stops)."""
+    still anneals to ``lr_min`` by its time budget (then it stops). ``elapsed_s`` counts the
+    time before a resume too (the checkpoint keeps it)."""
     total = args.steps
     if args.max_minutes > 0 and step >= args.warmup:
         frac_time = elapsed_s / (60.0 * args.max_minutes)
@@ -417,7 +418,7 @@ def checkpoint_or_stop(run: RunDir, log: TrainLog, model: nn.Module,
     out_of_time = any_rank(args.max_minutes > 0 and (time.time() - t0) / 60 > args.max_minutes,
                            info)
     if info.is_main and (step % args.ckpt_every == 0 or step == args.steps or out_of_time):
-        run.save(model, optimizer, step, {"best": best})
+        run.save(model, optimizer, step, {"best": best, "elapsed_s": time.time() - t0})
         log.save()
         log.plot(run.out / LOSS_PNG, plot.title, plot.val_key)
     return out_of_time

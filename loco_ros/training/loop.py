@@ -32,6 +32,12 @@ class Started:
     best: float
     log: TrainLog
     ddp: nn.Module
+    elapsed_s: float = 0.0  # training time already spent before a resume (the time budget's)
+
+    def clock_start(self) -> float:
+        """The ``time.time()`` the run's time budget counts from: now, less the time the
+        resumed checkpoint had already spent, so ``--max-minutes`` spans resumes."""
+        return time.time() - self.elapsed_s
 
 
 def start_run(run: RunDir, model: nn.Module, optimizer: torch.optim.Optimizer,
@@ -41,11 +47,12 @@ def start_run(run: RunDir, model: nn.Module, optimizer: torch.optim.Optimizer,
     DDP, save the config and open the JSON log. ``worst``: the best value before any
     validation. ``train_module``: what the loop calls, if not ``model`` (it must share
     ``model``'s parameter tensors)."""
-    start, best = 0, worst
+    start, best, elapsed_s = 0, worst, 0.0
     if args.resume and run.has_checkpoint():
         state = run.load(model, optimizer)
         start = int(state["step"])
         best = float(state["extra"].get("best", worst))
+        elapsed_s = float(state["extra"].get("elapsed_s", 0.0))
     broadcast_module(model, info)
     ddp = wrap_ddp(train_module if train_module is not None else model, info)
     if info.is_main:
@@ -53,7 +60,7 @@ def start_run(run: RunDir, model: nn.Module, optimizer: torch.optim.Optimizer,
     meta = {"trainer": name, "args": vars(args), "world_size": info.world_size,
             "params": sum(p.numel() for p in model.parameters())}
     log = TrainLog.resume(run.log_path, start, meta) if start else TrainLog(run.log_path, meta)
-    return Started(start, best, log, ddp)
+    return Started(start, best, log, ddp, elapsed_s)
 
 
 def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:

@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> dict:
     loader = common.make_loader(make, start, args.steps, info, args.batch_size, args.workers,
                                 collate)
     bar = common.progress_bar(args, start, info, "train-predictor")
-    t0 = time.time()
+    t0 = started.clock_start()
     running = RunningMeans(log, bar, info, args)
     model.train()
     step = start

@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
         return rec["mpjpe_mm"]
 
     bar = common.progress_bar(args, start, info, "train-refiner")
-    t0 = time.time()
+    t0 = started.clock_start()
     running = RunningMeans(log, bar, info, args)
     model.train()
     step = start

@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> dict:
     loader = common.make_loader(make, start, args.steps, info, args.batch_size, args.workers,
                                 collate)
     bar = common.progress_bar(args, start, info, "train-vha")
-    t0 = time.time()
+    t0 = started.clock_start()
     step = start
     model.train()
     running = RunningMeans(log, bar, info, args)
