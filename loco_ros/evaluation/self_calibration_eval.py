@@ -152,11 +152,18 @@ def note_statures_seen(statures_seen: dict, frame, cam) -> None:
             statures_seen[int(pid)] = float(h)
 
 
+def seen_stature_ratio(statures_seen: dict) -> float:
+    """The mean true stature of the distinct people seen over the assumed one; NaN before
+    anyone was seen (the stature floor of :func:`trajectory_row` and its plane)."""
+    if not statures_seen:
+        return math.nan
+    return float(np.mean(list(statures_seen.values()))) / ASSUMED_STATURE_M
+
+
 def trajectory_row(frames: int, estimate, cam, statures_seen: dict) -> dict:
     """One row of the error-over-time trajectory: errors, flag, uncertainty and the stature
     floor (the mean true stature of the distinct people seen against the prior, %)."""
-    floor = 100.0 * abs(np.mean(list(statures_seen.values())) / ASSUMED_STATURE_M - 1.0) \
-        if statures_seen else math.nan
+    floor = 100.0 * abs(seen_stature_ratio(statures_seen) - 1.0)
     return {"frame": frames, "error": errors(estimate, cam),
             "converged": estimate.converged, "people": estimate.people,
             "std": (estimate.camera_height_std_m, estimate.pitch_std_deg, estimate.roll_std_deg),
@@ -168,10 +175,10 @@ def stature_floor_plane(true_plane: GroundPlane, statures_seen: dict) -> GroundP
     """The true ground with the camera height scaled by the assumed stature over the mean true
     stature of the people seen so far (what a calibration exact but for the stature prior
     finds); None before anyone was seen."""
-    if not statures_seen:
+    ratio = seen_stature_ratio(statures_seen)
+    if math.isnan(ratio):
         return None
-    scale = ASSUMED_STATURE_M / float(np.mean(list(statures_seen.values())))
-    return GroundPlane(true_plane.up_cam, true_plane.camera_height_m * scale)
+    return GroundPlane(true_plane.up_cam, true_plane.camera_height_m / ratio)
 
 
 class StreamDetections:
