@@ -109,6 +109,35 @@ def test_outliers_sitting_bending_and_false_people():
     assert estimate.inlier_fraction < 1.0
 
 
+def test_size_gate_ignores_the_noise_of_head_top_and_ankles():
+    """The stature uses the head top and ankles; gating a person's size on their distance
+    would keep the small people whose noise lengthened them (a pitch bias on far people),
+    so the gate reads the neck and knees: moving the head top along the body, across the
+    threshold, does not change who stands."""
+    from loco_ros.calibration.observations import standing_observations
+    from loco_ros.skeleton import JOINT_INDEX
+
+    stream = _stream(seed=3)
+    frames = stream.frames()
+    for _ in range(30):
+        frame = next(frames)
+    people, _ = noisy_people(stream, frame, np.random.default_rng(0), 0.0, 0.0)
+    obs, standing = standing_observations(people, stream.camera.K)
+    i = int(obs.person[np.flatnonzero(standing)[0]])
+    length = float(obs.length_px[np.flatnonzero(standing)[0]])
+    head = JOINT_INDEX["head_top"]
+    threshold_px = length - 1.0  # between the shortened (-3 px) and lengthened lengths
+    decisions = []
+    for shift_px in (0.0, -3.0, 3.0):  # as is, up (longer), down (shorter) in the image
+        uv = np.array(people.uv_px, copy=True)
+        uv[i, head, 1] += shift_px
+        moved = replace(people, uv_px=uv)
+        obs_m, standing_m = standing_observations(moved, stream.camera.K,
+                                                  min_person_px=threshold_px)
+        decisions.append(bool(standing_m[list(obs_m.person).index(i)]))
+    assert decisions == [True, True, True]
+
+
 def test_reset_on_a_moved_camera():
     stream = _stream(seed=3, frames=300)
     # a looser convergence rule: this test is about the misfit reset, not the rule

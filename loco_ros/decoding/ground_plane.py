@@ -39,14 +39,14 @@ class AutoCalibrationConfig:
 
     ``stature_mean_m`` +- ``stature_std_m``: upright stature of the people seen (1 sigma;
     adults: 1.70 +- 0.10 m). ``pixel_sigma_px``: joint pixel error of the detector.
-    ``min_person_px``: shorter people (in the image) are not used. Convergence: at least
-    ``min_frames`` frames with standing people, ``min_people`` distinct people, the height's
-    1 sigma at most ``max_height_std`` of the height and the angles' at most
-    ``max_angle_std_deg``, the depth the plane gives the people seen uncertain by at most
-    ``max_depth_std_ratio`` times the stature cue's spread (``stature_std_m /
-    stature_mean_m``), and two refits in a row agreeing within ``max_height_change``
-    (relative) and ``max_angle_change_deg``. Cost and memory: ``capacity`` observations
-    kept, a refit every ``refit_every_frames`` frames (every
+    ``min_person_px``: shorter people (in the image, sized from neck to knees) are not used.
+    Convergence: at least ``min_frames`` frames with standing people, ``min_people``
+    distinct people, the height's 1 sigma at most ``max_height_std`` of the height and the
+    angles' at most ``max_angle_std_deg``, the depth the plane gives the people seen
+    uncertain by at most ``max_depth_std_ratio`` times the stature cue's spread
+    (``stature_std_m / stature_mean_m``), and two refits in a row agreeing within
+    ``max_height_change`` (relative) and ``max_angle_change_deg``. Cost and memory:
+    ``capacity`` observations kept, a refit every ``refit_every_frames`` frames (every
     ``refit_every_converged_frames``, a multiple of it, once converged), a grid search every
     ``grid_every_refits``-th refit. Misfit: the people of the last ``misfit_frames`` frames
     do not fit when more than ``misfit_outlier_fraction`` of them are outliers or their

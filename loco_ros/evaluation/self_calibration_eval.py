@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -134,13 +135,31 @@ def standing_in_view(stream: PedestrianStream, frame: StreamFrame) -> int:
     return int(np.sum(seen & upright))
 
 
-def errors(estimate, camera) -> tuple[float, float, float]:
-    """(height %, pitch deg, roll deg) absolute errors; NaN without an estimate."""
+def signed_errors(estimate, camera) -> tuple[float, float, float]:
+    """(height %, pitch deg, roll deg) of the estimate minus the truth (pitch > 0: the
+    estimate looks further down); NaN without an estimate."""
     if not estimate.has_value:
         return math.nan, math.nan, math.nan
-    return (100.0 * abs(estimate.camera_height_m / camera.height_m - 1.0),
-            abs(estimate.pitch_deg - math.degrees(camera.pitch_rad)),
-            abs(estimate.roll_deg - math.degrees(camera.roll_rad)))
+    return (100.0 * (estimate.camera_height_m / camera.height_m - 1.0),
+            estimate.pitch_deg - math.degrees(camera.pitch_rad),
+            estimate.roll_deg - math.degrees(camera.roll_rad))
+
+
+def errors(estimate, camera) -> tuple[float, float, float]:
+    """(height %, pitch deg, roll deg) absolute errors; NaN without an estimate."""
+    h, p, r = signed_errors(estimate, camera)
+    return abs(h), abs(p), abs(r)
+
+
+def chance_within_target(std: Sequence[float], height_m: float) -> float:
+    """Probability that an unbiased estimate with these 1-sigma (height m, pitch deg, roll
+    deg) meets TARGET: what the estimate's own uncertainty allows (independent errors)."""
+    limits = (TARGET["height_pct"] / 100.0 * height_m, TARGET["pitch_deg"],
+              TARGET["roll_deg"])
+    chance = 1.0
+    for limit, sigma in zip(limits, std, strict=True):
+        chance *= math.erf(limit / (sigma * math.sqrt(2.0))) if sigma > 0 else 1.0
+    return chance
 
 
 def note_statures_seen(statures_seen: dict, frame, cam) -> None:
@@ -165,6 +184,7 @@ def trajectory_row(frames: int, estimate, cam, statures_seen: dict) -> dict:
     floor (the mean true stature of the distinct people seen against the prior, %)."""
     floor = 100.0 * abs(seen_stature_ratio(statures_seen) - 1.0)
     return {"frame": frames, "error": errors(estimate, cam),
+            "signed_error": signed_errors(estimate, cam),
             "converged": estimate.converged, "people": estimate.people,
             "std": (estimate.camera_height_std_m, estimate.pitch_std_deg, estimate.roll_std_deg),
             "stature_floor_pct": floor, "people_seen": len(statures_seen),
@@ -302,7 +322,7 @@ def at_frame(result: dict, frame: int) -> dict:
     ok = (math.isfinite(h) and h <= TARGET["height_pct"] and p <= TARGET["pitch_deg"]
           and r <= TARGET["roll_deg"])
     return {"height_pct": h, "pitch_deg": p, "roll_deg": r, "converged": row["converged"],
-            "std": row["std"],
+            "std": row["std"], "signed_error": row["signed_error"],
             "meets_target": bool(ok), "stature_floor_pct": row["stature_floor_pct"],
             "people_seen": row["people_seen"]}
 
@@ -403,6 +423,12 @@ def summarise(results: list[dict], at: int, frames: int) -> dict:
         "sequences": len(results), "at_frame": at, "frames": frames,
         "eligible_sequences": len(eligible),
         "meets_target_fraction": pct(eligible, "meets_target"),
+        "chance_within_target_mean": float(np.mean(
+            [chance_within_target(t["std"], r["camera"]["height_m"])
+             for t, r in zip(table, results, strict=True) if r["standing_mean"] >= 2.0
+             and all(math.isfinite(v) for v in t["std"])])) if eligible else math.nan,
+        "mean_signed_error": [float(v) for v in np.nanmean(
+            [t["signed_error"] for t in eligible], 0)] if eligible else None,
         "floor_eligible_sequences": len(floor_ok),
         "meets_target_fraction_where_floor_allows": pct(floor_ok, "meets_target"),
         "rms_error_over_std": [round(float(v), 3) for v in np.sqrt(np.mean(z ** 2, 0))]

@@ -22,8 +22,9 @@ _AUTO: dict[str, tuple[str, tuple[float, float]]] = {
                                         (0.0, 0.5)),
     "ground_plane.auto.pixel_sigma_px": ("auto: joint pixel error of the detector (px)",
                                          (0.0, 50.0)),
-    "ground_plane.auto.min_person_px": ("auto: people shorter than this in the image are not "
-                                        "used (px)", (0.0, 100000.0)),
+    "ground_plane.auto.min_person_px": ("auto: people shorter than this in the image (sized "
+                                        "from neck to knees) are not used (px)",
+                                        (0.0, 100000.0)),
     "ground_plane.auto.min_frames": ("auto: frames with standing people before converging",
                                      (0, 1000000)),
     "ground_plane.auto.min_people": ("auto: distinct people before converging", (0, 100000)),
