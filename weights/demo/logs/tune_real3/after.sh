@@ -3,7 +3,7 @@
 set -e
 cd "$(git rev-parse --show-toplevel)"
 source tools/env.sh
-R=runs/real3
+R=${R:-runs/real3}  # the run to judge (R=runs/real4 for step 0d)
 for c in best final; do
   mkdir -p $R/cand_$c
   cp $R/model.yaml weights/demo/vha.safetensors weights/demo/refiner.safetensors $R/cand_$c/
