@@ -117,6 +117,20 @@ class MeasuredRows:
     head_px: np.ndarray
 
 
+def _centre(uvz: np.ndarray, w: np.ndarray, a: int, b: int) -> np.ndarray:
+    """(N, 2) mean of the detected ones of columns a and b of :func:`gather_joints` rows
+    (undetected joints zeroed in ``uvz``, ``w`` the detected weights); NaN if neither."""
+    count = w[:, a] + w[:, b]
+    centre = (uvz[:, a] + uvz[:, b]) / np.maximum(count, 1.0)[:, None]
+    centre[count == 0] = np.nan
+    return centre
+
+
+def _length(d: np.ndarray) -> np.ndarray:
+    """(N,) lengths of (N, 2) vectors."""
+    return np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
+
+
 def _size_px(uvz: np.ndarray, w: np.ndarray) -> np.ndarray:
     """(N,) a person's image length from its neck and knees (rows of :func:`gather_joints`
     with undetected joints zeroed, ``w`` their detected weights); NaN without a neck or a
@@ -124,11 +138,8 @@ def _size_px(uvz: np.ndarray, w: np.ndarray) -> np.ndarray:
     distance keeps the small people whose noise made them longer, so the far people, near
     the horizon, look tall and the fitted pitch tilts down (+1.5-2.4 deg at 1200 frames on
     tuning streams with 2 px noise, none without noise)."""
-    knee_w = w[:, 6] + w[:, 7]
-    knee = (uvz[:, 6] + uvz[:, 7]) / np.maximum(knee_w, 1.0)[:, None]
-    d = uvz[:, 5] - knee
-    size = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]) / NECK_KNEE_FRACTION
-    return np.where((w[:, 5] > 0) & (knee_w > 0), size, np.nan)
+    size = _length(uvz[:, 5] - _centre(uvz, w, 6, 7)) / NECK_KNEE_FRACTION
+    return np.where(w[:, 5] > 0, size, np.nan)
 
 
 def measure_people(uv: np.ndarray, det: np.ndarray, xyz: np.ndarray, K: np.ndarray,
@@ -145,13 +156,10 @@ def measure_people(uv: np.ndarray, det: np.ndarray, xyz: np.ndarray, K: np.ndarr
         n = rows.size
         uvz = np.where(det[..., None], uv, 0.0)
         w = det.astype(np.float64)
-        hip_w, ankle_w = w[:, 1] + w[:, 2], w[:, 3] + w[:, 4]
         head_px = uv[:, 0]
-        hip_px = (uvz[:, 1] + uvz[:, 2]) / np.maximum(hip_w, 1.0)[:, None]
-        hip_px[hip_w == 0] = np.nan
-        foot_px = (uvz[:, 3] + uvz[:, 4]) / np.maximum(ankle_w, 1.0)[:, None]
-        d = head_px - foot_px
-        length = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
+        hip_px = _centre(uvz, w, 1, 2)
+        foot_px = _centre(uvz, w, 3, 4)  # every row has an ankle
+        length = _length(head_px - foot_px)
         keep = length >= 0.5 * min_person_px
         ok = (det[:, :5].all(axis=1) & (_size_px(uvz, w) >= min_person_px)
               & (head_px[:, 1] < foot_px[:, 1] + 0.5 * length))  # head not below the feet

@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.metrics import Pose2dCounts, countable, frame_counts, visible_joints
 from loco_ros.metrics.tables import format_markdown_table
 from loco_ros.skeleton import LIMBS
+from loco_ros.types import People
 
 # The held-out split of vtest.avi (frames; see module docstring) and its tuning split.
 VTEST_TRAIN_FRAMES = (0, 400)
@@ -103,44 +104,78 @@ def draw_reference(image_rgb: np.ndarray, uv_px: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def evaluate_video(model: Model, video: str | Path, labels_path: str | Path,
-                   frames: Sequence[int], focal_px: float | None = None,
-                   min_height_frac: float = 0.1, overlay_frames: int = 4,
-                   progress: bool = True) -> tuple[dict, list[np.ndarray]]:
-    """Scores of ``frames`` of ``video`` against the labels; also overlay pictures of
-    ``overlay_frames`` frames spread over them (reference white, predictions coloured).
+@dataclass(frozen=True)
+class ScoredFrame:
+    """One labelled frame run through the model: its index, the image (RGB), the reference
+    people's visible joints (R, J, 2) px, the model's people and the frame's counts."""
+
+    index: int
+    image: np.ndarray
+    reference_uv: np.ndarray
+    people: People
+    counts: Pose2dCounts
+
+    def picture(self) -> np.ndarray:
+        """The image with the reference in white and the model's people in colour."""
+        from loco_ros.visualization import draw_people_2d
+
+        return draw_people_2d(draw_reference(self.image, self.reference_uv), self.people)
+
+
+def scored_frames(model: Model, video: str | Path, labels_path: str | Path,
+                  frames: Sequence[int], focal_px: float | None = None,
+                  min_height_frac: float = 0.1, progress: bool = True
+                  ) -> tuple[list[int], float, Iterator[ScoredFrame]]:
+    """The labelled ones of ``frames``, the reference's minimum height (px) and an iterator
+    that runs and scores those frames in order.
 
     Reference people shorter than ``min_height_frac`` of the image height, or with fewer
     than 6 visible joints, are ignored (neither hit nor miss; a prediction on one is not a
     false person)."""
     from loco_ros.teacher.labels import load_labels
-    from loco_ros.visualization import draw_people_2d
 
     labels = load_labels(labels_path)
     by_index = {f.index: f for f in labels.frames}
-    frames = [i for i in frames if i in by_index]
+    frames = [i for i in sorted(by_index) if i in frames]  # in a range is O(1)
     w, h = labels.image_size
     K = nominal_K(w, h, focal_px)
+
+    def run() -> Iterator[ScoredFrame]:
+        for index, image in tqdm(video_frames(video, frames), total=len(frames),
+                                 desc=f"evaluate {Path(video).name}",
+                                 disable=None if progress else True):
+            ref = by_index[index]
+            ref_uv = visible_joints(ref.joints_px, ref.visibility)
+            people = model.people(image, K)
+            counts = frame_counts(ref_uv, people.uv_px, countable(ref_uv, min_height_frac * h))
+            yield ScoredFrame(index, image, ref_uv, people, counts)
+
+    return frames, min_height_frac * h, run()
+
+
+def evaluate_video(model: Model, video: str | Path, labels_path: str | Path,
+                   frames: Sequence[int], focal_px: float | None = None,
+                   min_height_frac: float = 0.1, overlay_frames: int = 4,
+                   progress: bool = True) -> tuple[dict, list[np.ndarray]]:
+    """Scores of ``frames`` of ``video`` against the labels (:func:`scored_frames`); also
+    overlay pictures of ``overlay_frames`` frames spread over them (reference white,
+    predictions coloured)."""
+    frames, min_height_px, scored = scored_frames(model, video, labels_path, frames, focal_px,
+                                                  min_height_frac, progress)
     total = Pose2dCounts()
     show = set(np.linspace(0, len(frames) - 1, overlay_frames).round().astype(int).tolist()
                if frames else [])
-    pictures, n = [], 0
-    for n, (index, image) in enumerate(tqdm(video_frames(video, frames), total=len(frames),
-                                            desc=f"evaluate {Path(video).name}",
-                                            disable=None if progress else True)):
-        ref = by_index[index]
-        ref_uv = visible_joints(ref.joints_px, ref.visibility)
-        people = model.people(image, K)
-        counts = frame_counts(ref_uv, people.uv_px, countable(ref_uv, min_height_frac * h))
-        total.add(counts)
+    pictures = []
+    for n, frame in enumerate(scored):
+        total.add(frame.counts)
         if n in show:
-            picture = draw_people_2d(draw_reference(image, ref_uv), people)
-            cv2.putText(picture, f"{Path(video).name} frame {index}", (8, 22),
+            picture = frame.picture()
+            cv2.putText(picture, f"{Path(video).name} frame {frame.index}", (8, 22),
                         cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 0), 2)
             pictures.append(picture)
     result = {"video": Path(video).name, "labels": str(labels_path), "frames": len(frames),
               "frame_range": [min(frames), max(frames)] if frames else [],
-              "min_height_px": min_height_frac * h, **total.scores(), "counts": vars(total)}
+              "min_height_px": min_height_px, **total.scores(), "counts": vars(total)}
     return result, pictures
 
 

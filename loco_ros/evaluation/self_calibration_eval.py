@@ -379,7 +379,9 @@ def plot(results: list[dict], png: str, at: int) -> None:
 
 def summarise(results: list[dict], at: int, frames: int) -> dict:
     table = [at_frame(r, at) for r in results]
-    eligible = [t for t, r in zip(table, results, strict=True) if r["standing_mean"] >= 2.0]
+    eligible_pairs = [(t, r) for t, r in zip(table, results, strict=True)
+                      if r["standing_mean"] >= 2.0]
+    eligible = [t for t, _ in eligible_pairs]
     floor_ok = [t for t in eligible if t["stature_floor_pct"] <= TARGET["height_pct"]]
     false_conv = [r["seed"] for r, t in zip(results, table, strict=True)
                   if any(row["converged"] and not (row["error"][0] <= 2 * TARGET["height_pct"]
@@ -425,8 +427,8 @@ def summarise(results: list[dict], at: int, frames: int) -> dict:
         "meets_target_fraction": pct(eligible, "meets_target"),
         "chance_within_target_mean": float(np.mean(
             [chance_within_target(t["std"], r["camera"]["height_m"])
-             for t, r in zip(table, results, strict=True) if r["standing_mean"] >= 2.0
-             and all(math.isfinite(v) for v in t["std"])])) if eligible else math.nan,
+             for t, r in eligible_pairs if all(math.isfinite(v) for v in t["std"])]))
+        if eligible else math.nan,
         "mean_signed_error": [float(v) for v in np.nanmean(
             [t["signed_error"] for t in eligible], 0)] if eligible else None,
         "floor_eligible_sequences": len(floor_ok),
