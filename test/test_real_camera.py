@@ -18,10 +18,12 @@ from loco_ros.metrics import countable, frame_counts, visible_joints
 from loco_ros.skeleton import NUM_JOINTS, STANDING_POSE_M
 from loco_ros.teacher.pseudo3d import RENDERED_CHAIN_M, body_chain_m, pseudo_3d_people
 from loco_ros.training.real_images import (
+    ObjectBank,
     PhotoBank,
     RealImageMix,
     background_plate,
     composite,
+    paste_cutout,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -188,6 +190,48 @@ def test_background_plate_removes_walkers_and_backs_samples(photo_bank) -> None:
         assert (bank.backdrop(rng, (32, 18), 1.0) == (30, 120, 30)).all()
     noisy = bank.backdrop(rng, (32, 18), 0.0)  # the random-noise photographs
     assert len(np.unique(noisy.reshape(-1, 3), axis=0)) > 50
+
+
+def test_paste_cutout_blends_by_alpha_and_clips_at_the_border() -> None:
+    image = np.full((40, 60, 3), 10, np.uint8)
+    rgba = np.zeros((20, 10, 4), np.uint8)
+    rgba[..., :3] = 200
+    rgba[:, :5, 3] = 255  # left half opaque, right half transparent
+    out = paste_cutout(image, rgba, (30.0, 20.0), (10.0, 20.0))
+    assert (out[10:30, 25:30] == 200).all() and (out[10:30, 30:35] == 10).all()
+    assert (out[:10] == 10).all() and (image == 10).all()  # input untouched
+    edge = paste_cutout(image, rgba, (10.0, 0.0), (20.0, 40.0), gain=0.5)  # top half outside
+    assert (edge[:20, :9] == 100).all() and (edge[:20, 11:] == 10).all()
+    assert (edge[20:] == 10).all()
+    assert (paste_cutout(image, rgba, (-50.0, -50.0), (10.0, 20.0)) == image).all()
+
+
+def test_object_backdrops_paste_cutouts_into_the_photographs(photo_bank, tmp_path) -> None:
+    red = np.zeros((30, 10, 4), np.uint8)
+    red[..., 2] = 255  # BGRA on disk: pure red, opaque
+    red[..., 3] = 255
+    cv2.imwrite(str(tmp_path / "post.png"), red)
+    flat = tmp_path / "flat.png"
+    cv2.imwrite(str(flat), np.full((100, 160, 3), 40, np.uint8))
+    bank = PhotoBank([flat], objects=ObjectBank([tmp_path / "post.png"]))
+    rng = np.random.default_rng(4)
+    pasted = [bank.backdrop(rng, (64, 36), 0.0, 1.0) for _ in range(20)]
+    assert all(((p[..., 0] > 140) & (p[..., 1] < 5)).any() for p in pasted)  # gain 0.6-1.3
+    assert all((bank.backdrop(rng, (64, 36), 0.0, 0.0) == 40).all() for _ in range(5))
+    cv2.imwrite(str(tmp_path / "rgb.png"), np.zeros((5, 6, 3), np.uint8))
+    assert (ObjectBank([tmp_path / "rgb.png"]).cutout(0)[..., 3] == 255).all()  # opaque
+    with pytest.raises(OSError):
+        ObjectBank([tmp_path / "missing.png"]).cutout(0)
+
+
+def test_object_cutouts_leave_out_people_and_cartoons(tmp_path) -> None:
+    names = ["animals/birds/owl.png", "plants/trees/oak.png", "town/roadsigns/stop.png",
+             "town/roadsigns/xing_ped.png", "people/fireman.png", "town/monuments/liberty.png",
+             "animals/insects/cartoon/bee.png", "symbols/alphabets/asl/a.png",
+             "clothes/t_pants.png"]
+    chosen = real_material.select_objects(tmp_path, [tmp_path / n for n in names])
+    assert [p.relative_to(tmp_path).as_posix() for p in chosen] == [
+        "animals/birds/owl.png", "plants/trees/oak.png", "town/roadsigns/stop.png"]
 
 
 def test_teacher_zoom_enlarges_half_the_frames() -> None:

@@ -33,6 +33,7 @@ from loco_ros.runtime.tracking import PersonTracker
 from loco_ros.synthetic.camera import make_camera
 from loco_ros.synthetic.pedestrians import PedestrianStream, StreamConfig
 from loco_ros.synthetic.scene import SceneConfig
+from loco_ros.types import People
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -136,6 +137,38 @@ def test_size_gate_ignores_the_noise_of_head_top_and_ankles():
                                                   min_person_px=threshold_px)
         decisions.append(bool(standing_m[list(obs_m.person).index(i)]))
     assert decisions == [True, True, True]
+
+
+def test_samples_average_a_tracklets_rays_since_its_last_sample():
+    """Pixel noise through the stature geometry (a division by the foot's ray) biases the
+    height low, so a sample is the mean of the tracklet's rays since its last sample: with
+    the person jittered +-3 px in alternate frames, the mean is the still person's ray and
+    its noise shrinks by the square root of the frames averaged."""
+    from loco_ros.calibration.observations import standing_observations
+
+    stream = _stream(seed=3)
+    frames = stream.frames()
+    for _ in range(30):
+        frame = next(frames)
+    people, _ = noisy_people(stream, frame, np.random.default_rng(0), 0.0, 0.0)
+    obs, standing = standing_observations(people, stream.camera.K)
+    one = int(obs.person[np.flatnonzero(standing)[0]])
+    person = People(people.xyz_m[[one]], people.confidence[[one]], people.detected[[one]],
+                    people.uv_px[[one]], people.score[[one]], ("a",))
+    calibrator = SelfCalibrator()
+    every = calibrator.config.sample_every_frames
+    for k in range(2 * every + 1):
+        jitter = 0.0 if k == 0 else (3.0 if k % 2 else -3.0)
+        uv = person.uv_px + np.array([0.0, jitter], np.float32)
+        calibrator.update(replace(person, uv_px=uv), stream.camera.K)
+    calibrator._flush()
+    foot, hip, head, noise, _ = calibrator._buffer.view()
+    clean = np.flatnonzero(standing)[0]
+    assert len(foot) == 3  # frames 1, 1 + every, 1 + 2 every
+    for row in (1, 2):
+        np.testing.assert_allclose(foot[row], obs.foot[clean], atol=1e-6)
+        np.testing.assert_allclose(head[row], obs.head[clean], atol=1e-6)
+    np.testing.assert_allclose(noise[1:], noise[0] / math.sqrt(every))
 
 
 def test_reset_on_a_moved_camera():

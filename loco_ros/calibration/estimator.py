@@ -2,7 +2,9 @@
 
 Per frame (cheap, vectorised over people): the standing people become observations
 (:mod:`loco_ros.calibration.observations`), linked into tracklets; a tracklet gives one
-observation every ``sample_every_frames`` frames (consecutive frames repeat each other).
+observation every ``sample_every_frames`` frames, the mean of its rays over the frames since
+its last one (consecutive frames repeat each other; averaging first keeps pixel noise from
+becoming a bias through the stature geometry).
 Observations go into a fixed-size reservoir (a uniform sample of everything seen since the
 last reset, ``capacity`` rows) and a short recent window. Every ``refit_every_frames``
 frames the mount is refitted (:func:`loco_ros.calibration.model.fit_ground`, from the last
@@ -88,7 +90,7 @@ frames (gait). ``pixel_sigma_px``: joint pixel error. Other fields: module docst
     min_person_px: float = 24.0
     max_bend_deg: float = 30.0
     capacity: int = 600
-    sample_every_frames: int = 3
+    sample_every_frames: int = 6
     refit_every_frames: int = 30
     grid_max_observations: int = 80
     grid_every_refits: int = 10
@@ -307,6 +309,7 @@ class SelfCalibrator:
         self._seen = 0
         self._frames_used = 0
         self._last_sample: dict[int, int] = {}
+        self._since_sample: dict[int, tuple[int, np.ndarray, int]] = {}  # first frame, sum, n
         self._fit: FitResult | None = None
         self._depth_std = math.inf
         self._converged = False
@@ -402,22 +405,35 @@ class SelfCalibrator:
         c = self.config
         ids = self._linker.link(obs, track_ids, frame)
         groups = self._linker.last_groups
-        take = []
-        last_sample = self._last_sample
+        take, rays, counts = [], [], []
+        last_sample, since = self._last_sample, self._since_sample
         index = np.flatnonzero(standing)
+        xy_all = np.stack([obs.foot, obs.hip, obs.head], axis=1)  # (N, 3, 2)
         for i, t in zip(index.tolist(), ids[index].tolist(), strict=True):
+            first, total, n = since.get(t, (frame, 0.0, 0))
+            if frame - first >= c.sample_every_frames:  # a gap: start the average again
+                first, total, n = frame, 0.0, 0
+            total, n = total + xy_all[i], n + 1
             last = last_sample.get(t)
             if last is not None and frame - last < c.sample_every_frames:
+                since[t] = (first, total, n)
                 continue
+            since.pop(t, None)
             last_sample[t] = frame
             take.append(i)
+            rays.append(total / n)
+            counts.append(n)
         if take:
-            xy = np.stack([obs.foot[take], obs.hip[take], obs.head[take]], axis=1)
-            self._add_many(xy, obs.noise[take], ids[take], frame, groups[take])
+            # the mean of a tracklet's rays since its last sample: pixel noise averages out
+            # before the stature geometry, whose division by the foot's ray would turn it
+            # into a bias (people read tall, the camera low)
+            noise = obs.noise[take] / np.sqrt(np.asarray(counts, np.float64))
+            self._add_many(np.stack(rays), noise, ids[take], frame, groups[take])
             self._frames_used += 1
         if len(self._last_sample) > 4 * c.capacity:
             keep = frame - 10 * c.sample_every_frames
             self._last_sample = {k: v for k, v in self._last_sample.items() if v >= keep}
+            self._since_sample = {k: v for k, v in since.items() if v[0] >= keep}
 
     def _add_many(self, xy: np.ndarray, noise: np.ndarray, tracklet: np.ndarray, frame: int,
                   group: np.ndarray) -> None:

@@ -20,6 +20,11 @@ What each item is for (never mix the roles):
 - ``*_backgrounds``, ``*_wallpapers``: desktop wallpapers of Debian (landscape, city and
   nature photographs, abstract art), the backgrounds and pure negatives of training; the
   few that show a person are listed in :data:`BACKGROUNDS_WITH_PEOPLE` and left out.
+- ``tuxpaint_stamps``: Tux Paint's stamps, photographs of single objects (animals, fruit,
+  tools, vehicles, signs, trees) cut out with an alpha channel: pasted into training
+  backgrounds and negatives as things that are not people. Cartoons, people, statues,
+  clothes, hands and pictograms of people are left out (:data:`OBJECT_CATEGORIES`,
+  :data:`OBJECTS_WITH_PEOPLE`).
 - ``pybullet``: DeepMimic motion-capture clips (real human motion for the pose sampler).
 """
 
@@ -67,6 +72,8 @@ MATERIALS: dict[str, Material] = {
                                   ("usr/share/backgrounds/*",)),
     "lomiri_wallpapers_1604": Material("deb", "lomiri-wallpapers-16.04", "20.04.0-2",
                                        ("usr/share/backgrounds/*",)),
+    "tuxpaint_stamps": Material("deb", "tuxpaint-stamps-default", "2022.06.04-1",
+                                ("usr/share/tuxpaint/stamps/*.png",)),
     "pybullet": Material("pypi", "pybullet", "3.2.7",
                          ("pybullet_data/data/motions/humanoid3d_*.txt",
                           "pybullet_data/humanoid/humanoid.urdf")),
@@ -86,6 +93,16 @@ BACKGROUND_MATERIALS = ("gnome_backgrounds", "mate_backgrounds", "plasma_wallpap
                         "ukui_wallpapers", "lomiri_wallpapers", "lomiri_wallpapers_1604")
 # Wallpapers that show a person, checked by eye on a contact sheet: never a negative.
 BACKGROUNDS_WITH_PEOPLE: tuple[str, ...] = ("*/Autumn/*",)  # a small figure, maybe
+
+
+# Stamp folders of tuxpaint_stamps that hold objects, and the stamps in them that show a person
+# or a pictogram of one (checked by eye on a contact sheet): never an object negative.
+OBJECT_CATEGORIES = ("animals/*", "food/*", "household/*", "plants/*", "space/*", "town/*",
+                     "vehicles/*", "symbols/*", "sports/*", "medical/*", "naturalforces/*",
+                     "hobbies/*")
+OBJECTS_WITH_PEOPLE = ("*/cartoon/*", "space/spacewalk*", "town/monuments/*",
+                       "symbols/alphabets/*", "symbols/faces/*", "town/roadsigns/school_sign*",
+                       "town/roadsigns/toilets*", "town/roadsigns/xing_*")
 
 
 class FetchError(LocoError):
@@ -218,6 +235,23 @@ def background_photos(root: Path | None = None) -> list[Path]:
     return sorted(p for folder in folders for p in folder.rglob("*")
                   if p.suffix.lower() in IMAGE_SUFFIXES
                   and not _matches_any(p.as_posix(), BACKGROUNDS_WITH_PEOPLE))
+
+
+def object_cutouts(root: Path | None = None) -> list[Path]:
+    """Photographs of single objects with an alpha channel (RGBA PNG, sorted): Tux Paint's
+    stamps in :data:`OBJECT_CATEGORIES`, less :data:`OBJECTS_WITH_PEOPLE`."""
+    folder = fetch("tuxpaint_stamps", root) / "usr/share/tuxpaint/stamps"
+    return select_objects(folder, sorted(folder.rglob("*.png")))
+
+
+def select_objects(folder: Path, paths: list[Path]) -> list[Path]:
+    """Those of ``paths`` (under ``folder``) that are object stamps without people."""
+    chosen = []
+    for path in paths:
+        rel = path.relative_to(folder).as_posix()
+        if _matches_any(rel, OBJECT_CATEGORIES) and not _matches_any(rel, OBJECTS_WITH_PEOPLE):
+            chosen.append(path)
+    return chosen
 
 
 def motion_clips(root: Path | None = None) -> list[Path]:

@@ -1,6 +1,10 @@
 """Real photographs in training: backgrounds behind rendered people, textures on them, and
 pure negatives (nobody there: an empty heatmap).
 
+Object cut-outs (:func:`loco_ros.data.real_material.object_cutouts`: photographs of single
+things, alpha-masked) are pasted into backgrounds and negatives, at sizes people have, so
+that tall thin things, animals and vehicles are seen as not people.
+
 The photographs are the wallpapers of :func:`loco_ros.data.real_material.background_photos`,
 never the held-out "nobody there" stills of opencv-doc / scikit-image. Every draw comes from
 the ``rng`` passed in, so a sample stays a pure function of (seed, index).
@@ -16,6 +20,7 @@ import cv2
 import numpy as np
 
 MAX_SIDE_PX = 1280  # photographs are kept in memory at most this large
+OBJECT_MAX_SIDE_PX = 512  # and object cut-outs this large
 
 
 def background_plate(frames: Iterable[np.ndarray]) -> np.ndarray:
@@ -32,11 +37,13 @@ class PhotoBank:
     """Photographs (RGB uint8, longest side <= MAX_SIDE_PX) loaded on first use, and the
     background plates of training videos (:func:`background_plate`), kept as given."""
 
-    def __init__(self, paths: Sequence[str | Path], plates: Sequence[np.ndarray] = ()) -> None:
+    def __init__(self, paths: Sequence[str | Path], plates: Sequence[np.ndarray] = (),
+                 objects: ObjectBank | None = None) -> None:
         if not paths:
             raise ValueError("PhotoBank needs at least one photograph")
         self.paths = [Path(p) for p in paths]
         self.plates = list(plates)
+        self.objects = objects
         self._cache: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -63,12 +70,85 @@ class PhotoBank:
         return _crop(self.photo(int(rng.integers(len(self)))), rng, size_wh, min_fraction)
 
     def backdrop(self, rng: np.random.Generator, size_wh: tuple[int, int],
-                 plate_share: float = 0.0) -> np.ndarray:
+                 plate_share: float = 0.0, object_share: float = 0.0) -> np.ndarray:
         """A background for a training sample: with ``plate_share`` (when there are plates)
-        a crop of a background plate, else of a photograph. (H, W, 3) uint8."""
+        a crop of a background plate, else of a photograph; with ``object_share`` (when
+        there are objects) with object cut-outs pasted in. (H, W, 3) uint8."""
         if self.plates and plate_share > 0 and rng.random() < plate_share:
-            return _crop(self.plates[int(rng.integers(len(self.plates)))], rng, size_wh, 0.3)
-        return self.crop(rng, size_wh)
+            out = _crop(self.plates[int(rng.integers(len(self.plates)))], rng, size_wh, 0.3)
+        else:
+            out = self.crop(rng, size_wh)
+        if self.objects is not None and object_share > 0 and rng.random() < object_share:
+            out = self.objects.paste(out, rng)
+        return out
+
+
+class ObjectBank:
+    """Object cut-outs (RGBA uint8, longest side <= OBJECT_MAX_SIDE_PX) loaded on first use."""
+
+    def __init__(self, paths: Sequence[str | Path]) -> None:
+        if not paths:
+            raise ValueError("ObjectBank needs at least one cut-out")
+        self.paths = [Path(p) for p in paths]
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def cutout(self, i: int) -> np.ndarray:
+        if i not in self._cache:
+            image = cv2.imread(str(self.paths[i]), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                raise OSError(f"cannot read cut-out {self.paths[i]}")
+            if image.ndim == 2 or image.shape[2] != 4:  # no alpha: an opaque rectangle
+                code = cv2.COLOR_GRAY2BGRA if image.ndim == 2 else cv2.COLOR_BGR2BGRA
+                image = cv2.cvtColor(image, code)
+            scale = OBJECT_MAX_SIDE_PX / max(image.shape[:2])
+            if scale < 1.0:
+                image = cv2.resize(image, None, fx=scale, fy=scale,
+                                   interpolation=cv2.INTER_AREA)
+            self._cache[i] = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+        return self._cache[i]
+
+    def paste(self, image: np.ndarray, rng: np.random.Generator,
+              count: tuple[int, int] = (1, 4), height_frac: tuple[float, float] = (0.1, 0.8)
+              ) -> np.ndarray:
+        """``image`` (H, W, 3) uint8 with ``count`` (inclusive range) random cut-outs pasted
+        at random places, each ``height_frac`` of the image tall (log-uniform), stretched
+        by up to 1.5x either way, flipped and dimmed or brightened at random."""
+        out = image
+        for _ in range(int(rng.integers(count[0], count[1] + 1))):
+            rgba = self.cutout(int(rng.integers(len(self))))
+            height_px = image.shape[0] * float(np.exp(rng.uniform(*np.log(height_frac))))
+            stretch = float(np.exp(rng.uniform(np.log(1 / 1.5), np.log(1.5))))
+            width_px = height_px * rgba.shape[1] / rgba.shape[0] * stretch
+            centre_xy = (rng.uniform(0, image.shape[1]), rng.uniform(0, image.shape[0]))
+            rgba = rgba[:, ::-1] if rng.random() < 0.5 else rgba
+            out = paste_cutout(out, rgba, centre_xy, (width_px, height_px),
+                               float(rng.uniform(0.6, 1.3)))
+        return out
+
+
+def paste_cutout(image: np.ndarray, rgba: np.ndarray, centre_xy: tuple[float, float],
+                 size_wh_px: tuple[float, float], gain: float = 1.0) -> np.ndarray:
+    """A copy of ``image`` (H, W, 3) uint8 with ``rgba`` (h, w, 4) uint8 resized to
+    ``size_wh_px``, its colour times ``gain``, alpha-blended centred at ``centre_xy`` (px);
+    the parts outside the image are cut off."""
+    w, h = max(1, int(round(size_wh_px[0]))), max(1, int(round(size_wh_px[1])))
+    big = w > rgba.shape[1] or h > rgba.shape[0]
+    obj = cv2.resize(rgba, (w, h), interpolation=cv2.INTER_LINEAR if big else cv2.INTER_AREA)
+    x0, y0 = int(round(centre_xy[0] - w / 2)), int(round(centre_xy[1] - h / 2))
+    ix0, iy0 = max(x0, 0), max(y0, 0)
+    ix1, iy1 = min(x0 + w, image.shape[1]), min(y0 + h, image.shape[0])
+    out = image.copy()
+    if ix0 >= ix1 or iy0 >= iy1:
+        return out
+    part = obj[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0].astype(np.float32)
+    alpha = part[..., 3:] / 255.0
+    region = out[iy0:iy1, ix0:ix1].astype(np.float32)
+    blended = np.clip(part[..., :3] * gain, 0, 255) * alpha + region * (1.0 - alpha)
+    out[iy0:iy1, ix0:ix1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def _crop(photo: np.ndarray, rng: np.random.Generator, size_wh: tuple[int, int],
@@ -128,15 +208,17 @@ class RealImageMix:
     ``background``: rendered people composited over a real photograph (else the renderer's
     own background); ``negative``: a real photograph alone, empty heatmap; ``texture``: per
     composited person, the probability of a real texture on it; ``plate``: of the
-    backgrounds and negatives, the share taken from a training video's background plate.
+    backgrounds and negatives, the share taken from a training video's background plate;
+    ``objects``: of the backgrounds and negatives, the share with object cut-outs pasted in.
     """
 
     background: float = 0.5
     negative: float = 0.15
     texture: float = 0.5
     plate: float = 0.0
+    objects: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("background", "negative", "texture", "plate"):
+        for name in ("background", "negative", "texture", "plate", "objects"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"RealImageMix.{name} must be in [0, 1]")

@@ -46,7 +46,7 @@ from loco_ros.synthetic.render import render_scene
 from loco_ros.training import common, sources
 from loco_ros.training.data import SceneRanges, draw_scene, scene_config
 from loco_ros.training.loop import RunningMeans, keep_best, optimizer_step, start_run
-from loco_ros.training.real_images import PhotoBank, RealImageMix, composite, retexture
+from loco_ros.training.real_images import ObjectBank, PhotoBank, RealImageMix, composite, retexture
 from loco_ros.training.train_vha import weighted_mse
 
 NAME = "predictor"
@@ -108,11 +108,11 @@ def make_sample(index: int, seed: int, config: ModelConfig, scene_cfg, stream: i
     joints, K = scene.joints_xyz_m, scene.K
     size_wh = (config.grid.image_width, config.grid.image_height)
     if photos is not None and rng.random() < mix.negative:
-        image, joints = photos.backdrop(rng, size_wh, mix.plate), joints[:0]
+        image, joints = photos.backdrop(rng, size_wh, mix.plate, mix.objects), joints[:0]
     elif photos is not None and rng.random() < mix.background:
         image, _, label = render_scene(scene, rng, return_maps=True)
         image = retexture(image, label, photos, rng, mix.texture)
-        image = composite(image, label, photos.backdrop(rng, size_wh, mix.plate))
+        image = composite(image, label, photos.backdrop(rng, size_wh, mix.plate, mix.objects))
     else:
         image = render_scene(scene, rng)
     if scale_aug > 0:
@@ -202,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plate-share", type=float, default=0.0,
                    help="share of the real backgrounds and negatives taken from the teacher "
                         "video's background plate (median of its training frames)")
+    p.add_argument("--object-share", type=float, default=0.0,
+                   help="share of the real backgrounds and negatives with object cut-outs "
+                        "(Tux Paint's stamps) pasted in: things that are not people")
     p.add_argument("--mocap-share", type=float, default=0.0,
                    help="share of synthetic people posed from real motion capture (pybullet)")
     sources.add_source_args(p)
@@ -256,12 +259,13 @@ def main(argv: list[str] | None = None) -> dict:
                                              tuple(args.teacher_frames), args.seed)
 
     photos, mix = None, RealImageMix(args.real_backgrounds, args.negatives, args.real_textures,
-                                     args.plate_share)
+                                     args.plate_share, args.object_share)
     if args.real_backgrounds > 0 or args.negatives > 0:
-        from loco_ros.data.real_material import background_photos
+        from loco_ros.data.real_material import background_photos, object_cutouts
 
         plates = [teacher.background_plate()] if teacher is not None and args.plate_share else []
-        photos = PhotoBank(background_photos(), plates)
+        objects = ObjectBank(object_cutouts()) if args.object_share > 0 else None
+        photos = PhotoBank(background_photos(), plates, objects)
 
     def make(index: int):
         if teacher is not None and \
