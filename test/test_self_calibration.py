@@ -110,6 +110,18 @@ def test_outliers_sitting_bending_and_false_people():
     assert estimate.inlier_fraction < 1.0
 
 
+def _frame_30_without_noise():
+    """(stream, people, candidates, standing mask) of frame 30 of a stream, exact 2D."""
+    from loco_ros.calibration.observations import standing_observations
+
+    stream = _stream(seed=3)
+    frames = stream.frames()
+    for _ in range(30):
+        frame = next(frames)
+    people, _ = noisy_people(stream, frame, np.random.default_rng(0), 0.0, 0.0)
+    return (stream, people, *standing_observations(people, stream.camera.K))
+
+
 def test_size_gate_ignores_the_noise_of_head_top_and_ankles():
     """The stature uses the head top and ankles; gating a person's size on their distance
     would keep the small people whose noise lengthened them (a pitch bias on far people),
@@ -118,12 +130,7 @@ def test_size_gate_ignores_the_noise_of_head_top_and_ankles():
     from loco_ros.calibration.observations import standing_observations
     from loco_ros.skeleton import JOINT_INDEX
 
-    stream = _stream(seed=3)
-    frames = stream.frames()
-    for _ in range(30):
-        frame = next(frames)
-    people, _ = noisy_people(stream, frame, np.random.default_rng(0), 0.0, 0.0)
-    obs, standing = standing_observations(people, stream.camera.K)
+    stream, people, obs, standing = _frame_30_without_noise()
     i = int(obs.person[np.flatnonzero(standing)[0]])
     length = float(obs.length_px[np.flatnonzero(standing)[0]])
     head = JOINT_INDEX["head_top"]
@@ -144,14 +151,7 @@ def test_samples_average_a_tracklets_rays_since_its_last_sample():
     height low, so a sample is the mean of the tracklet's rays since its last sample: with
     the person jittered +-3 px in alternate frames, the mean is the still person's ray and
     its noise shrinks by the square root of the frames averaged."""
-    from loco_ros.calibration.observations import standing_observations
-
-    stream = _stream(seed=3)
-    frames = stream.frames()
-    for _ in range(30):
-        frame = next(frames)
-    people, _ = noisy_people(stream, frame, np.random.default_rng(0), 0.0, 0.0)
-    obs, standing = standing_observations(people, stream.camera.K)
+    stream, people, obs, standing = _frame_30_without_noise()
     one = int(obs.person[np.flatnonzero(standing)[0]])
     person = People(people.xyz_m[[one]], people.confidence[[one]], people.detected[[one]],
                     people.uv_px[[one]], people.score[[one]], ("a",))

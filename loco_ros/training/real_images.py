@@ -33,32 +33,54 @@ def background_plate(frames: Iterable[np.ndarray]) -> np.ndarray:
     return np.median(stack, axis=0).astype(np.uint8)
 
 
-class PhotoBank:
-    """Photographs (RGB uint8, longest side <= MAX_SIDE_PX) loaded on first use, and the
-    background plates of training videos (:func:`background_plate`), kept as given."""
+class _LazyImages:
+    """Images of ``paths`` loaded on first use (by the subclass's ``_load``) and kept."""
 
-    def __init__(self, paths: Sequence[str | Path], plates: Sequence[np.ndarray] = (),
-                 objects: ObjectBank | None = None) -> None:
+    def __init__(self, paths: Sequence[str | Path]) -> None:
         if not paths:
-            raise ValueError("PhotoBank needs at least one photograph")
+            raise ValueError(f"{type(self).__name__} needs at least one image")
         self.paths = [Path(p) for p in paths]
-        self.plates = list(plates)
-        self.objects = objects
         self._cache: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def photo(self, i: int) -> np.ndarray:
+    def image(self, i: int) -> np.ndarray:
         if i not in self._cache:
-            bgr = cv2.imread(str(self.paths[i]), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise OSError(f"cannot read photograph {self.paths[i]}")
-            scale = MAX_SIDE_PX / max(bgr.shape[:2])
-            if scale < 1.0:
-                bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            self._cache[i] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            self._cache[i] = self._load(self.paths[i])
         return self._cache[i]
+
+    def _load(self, path: Path) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _read_capped(path: Path, flags: int, max_side_px: int) -> np.ndarray:
+    """cv2.imread of ``path`` shrunk to at most ``max_side_px`` on its longest side."""
+    image = cv2.imread(str(path), flags)
+    if image is None:
+        raise OSError(f"cannot read image {path}")
+    scale = max_side_px / max(image.shape[:2])
+    if scale < 1.0:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return image
+
+
+class PhotoBank(_LazyImages):
+    """Photographs (RGB uint8, longest side <= MAX_SIDE_PX) loaded on first use, and the
+    background plates of training videos (:func:`background_plate`), kept as given."""
+
+    def __init__(self, paths: Sequence[str | Path], plates: Sequence[np.ndarray] = (),
+                 objects: ObjectBank | None = None) -> None:
+        super().__init__(paths)
+        self.plates = list(plates)
+        self.objects = objects
+
+    def _load(self, path: Path) -> np.ndarray:
+        bgr = _read_capped(path, cv2.IMREAD_COLOR, MAX_SIDE_PX)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def photo(self, i: int) -> np.ndarray:
+        return self.image(i)
 
     def crop(self, rng: np.random.Generator, size_wh: tuple[int, int],
              min_fraction: float = 0.15) -> np.ndarray:
@@ -83,32 +105,18 @@ class PhotoBank:
         return out
 
 
-class ObjectBank:
+class ObjectBank(_LazyImages):
     """Object cut-outs (RGBA uint8, longest side <= OBJECT_MAX_SIDE_PX) loaded on first use."""
 
-    def __init__(self, paths: Sequence[str | Path]) -> None:
-        if not paths:
-            raise ValueError("ObjectBank needs at least one cut-out")
-        self.paths = [Path(p) for p in paths]
-        self._cache: dict[int, np.ndarray] = {}
-
-    def __len__(self) -> int:
-        return len(self.paths)
+    def _load(self, path: Path) -> np.ndarray:
+        image = _read_capped(path, cv2.IMREAD_UNCHANGED, OBJECT_MAX_SIDE_PX)
+        if image.ndim == 2 or image.shape[2] != 4:  # no alpha: an opaque rectangle
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGRA if image.ndim == 2
+                                 else cv2.COLOR_BGR2BGRA)
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
 
     def cutout(self, i: int) -> np.ndarray:
-        if i not in self._cache:
-            image = cv2.imread(str(self.paths[i]), cv2.IMREAD_UNCHANGED)
-            if image is None:
-                raise OSError(f"cannot read cut-out {self.paths[i]}")
-            if image.ndim == 2 or image.shape[2] != 4:  # no alpha: an opaque rectangle
-                code = cv2.COLOR_GRAY2BGRA if image.ndim == 2 else cv2.COLOR_BGR2BGRA
-                image = cv2.cvtColor(image, code)
-            scale = OBJECT_MAX_SIDE_PX / max(image.shape[:2])
-            if scale < 1.0:
-                image = cv2.resize(image, None, fx=scale, fy=scale,
-                                   interpolation=cv2.INTER_AREA)
-            self._cache[i] = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
-        return self._cache[i]
+        return self.image(i)
 
     def paste(self, image: np.ndarray, rng: np.random.Generator,
               count: tuple[int, int] = (1, 4), height_frac: tuple[float, float] = (0.1, 0.8)
