@@ -18,6 +18,7 @@ for c in final best; do
     --duplicate-fracs 0.2 --model $R/cand_$c --threads 2 --out $R/tune_$c --no-progress > $R/tune_$c.log 2>&1
   echo tuned $c
 done
+mkdir -p $R/tune_syn
 for c in final best; do
   [ -d $R/tune_$c ] || continue
   python -m loco_ros.cli evaluate --model $R/cand_$c --source synthetic --frames 200 --seed 555 --people 1 20 \
