@@ -219,9 +219,9 @@ def test_object_backdrops_paste_cutouts_into_the_photographs(photo_bank, tmp_pat
     assert all(((p[..., 0] > 140) & (p[..., 1] < 5)).any() for p in pasted)  # gain 0.6-1.3
     assert all((bank.backdrop(rng, (64, 36), 0.0, 0.0) == 40).all() for _ in range(5))
     cv2.imwrite(str(tmp_path / "rgb.png"), np.zeros((5, 6, 3), np.uint8))
-    assert (ObjectBank([tmp_path / "rgb.png"]).cutout(0)[..., 3] == 255).all()  # opaque
+    assert (ObjectBank([tmp_path / "rgb.png"]).image(0)[..., 3] == 255).all()  # opaque
     with pytest.raises(OSError):
-        ObjectBank([tmp_path / "missing.png"]).cutout(0)
+        ObjectBank([tmp_path / "missing.png"]).image(0)
 
 
 def test_object_cutouts_leave_out_people_and_cartoons(tmp_path) -> None:

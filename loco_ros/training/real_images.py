@@ -79,9 +79,6 @@ class PhotoBank(_LazyImages):
         bgr = _read_capped(path, cv2.IMREAD_COLOR, MAX_SIDE_PX)
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
-    def photo(self, i: int) -> np.ndarray:
-        return self.image(i)
-
     def crop(self, rng: np.random.Generator, size_wh: tuple[int, int],
              min_fraction: float = 0.15) -> np.ndarray:
         """A random crop of a random photograph resized to ``size_wh``: (H, W, 3) uint8.
@@ -89,7 +86,7 @@ class PhotoBank(_LazyImages):
         The crop keeps the output's aspect ratio and covers between ``min_fraction`` and all
         of the photograph's largest such window (by side length); flipped at random.
         """
-        return _crop(self.photo(int(rng.integers(len(self)))), rng, size_wh, min_fraction)
+        return _crop(self.image(int(rng.integers(len(self)))), rng, size_wh, min_fraction)
 
     def backdrop(self, rng: np.random.Generator, size_wh: tuple[int, int],
                  plate_share: float = 0.0, object_share: float = 0.0) -> np.ndarray:
@@ -115,9 +112,6 @@ class ObjectBank(_LazyImages):
                                  else cv2.COLOR_BGR2BGRA)
         return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
 
-    def cutout(self, i: int) -> np.ndarray:
-        return self.image(i)
-
     def paste(self, image: np.ndarray, rng: np.random.Generator,
               count: tuple[int, int] = (1, 4), height_frac: tuple[float, float] = (0.1, 0.8)
               ) -> np.ndarray:
@@ -126,7 +120,7 @@ class ObjectBank(_LazyImages):
         by up to 1.5x either way, flipped and dimmed or brightened at random."""
         out = image
         for _ in range(int(rng.integers(count[0], count[1] + 1))):
-            rgba = self.cutout(int(rng.integers(len(self))))
+            rgba = self.image(int(rng.integers(len(self))))
             height_px = image.shape[0] * float(np.exp(rng.uniform(*np.log(height_frac))))
             stretch = float(np.exp(rng.uniform(np.log(1 / 1.5), np.log(1.5))))
             width_px = height_px * rgba.shape[1] / rgba.shape[0] * stretch

@@ -251,6 +251,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     if args.plate_share > 0 and not args.teacher_video:
         raise SystemExit("--plate-share needs --teacher-video (the plate is that video's)")
+    if args.object_share > 0 and not (args.real_backgrounds > 0 or args.negatives > 0):
+        raise SystemExit("--object-share needs --real-backgrounds or --negatives (the cut-outs "
+                         "go into those photographs)")
     teacher = None
     if args.teacher_video:
         from loco_ros.data.real_material import video_path
