@@ -18,6 +18,7 @@ from loco_ros.calibration import (
 )
 from loco_ros.calibration.model import log_scale_and_lean
 from loco_ros.decoding.ground_plane import (
+    GroundPlane,
     GroundPlaneConfig,
     ground_plane_from_angles,
     snap_with_config,
@@ -27,9 +28,11 @@ from loco_ros.evaluation.self_calibration_eval import (
     ASSUMED_STATURE_M,
     DEPTH_SOURCES,
     noisy_people,
+    one_part_planes,
     stature_floor_plane,
 )
 from loco_ros.runtime.tracking import PersonTracker
+from loco_ros.skeleton import JOINT_INDEX
 from loco_ros.synthetic.camera import make_camera
 from loco_ros.synthetic.pedestrians import PedestrianStream, StreamConfig
 from loco_ros.synthetic.scene import SceneConfig
@@ -128,7 +131,6 @@ def test_size_gate_ignores_the_noise_of_head_top_and_ankles():
     so the gate reads the neck and knees: moving the head top along the body, across the
     threshold, does not change who stands."""
     from loco_ros.calibration.observations import standing_observations
-    from loco_ros.skeleton import JOINT_INDEX
 
     stream, people, obs, standing = _frame_30_without_noise()
     i = int(obs.person[np.flatnonzero(standing)[0]])
@@ -400,6 +402,29 @@ def test_stature_floor_plane_scales_the_true_height_by_the_statures_seen():
     tall = stature_floor_plane(true, {1: 1.80, 2: 1.90})
     assert tall.camera_height_m == pytest.approx(4.0 * ASSUMED_STATURE_M / 1.85)
     np.testing.assert_array_equal(tall.up_cam, true.up_cam)
+
+
+def test_one_part_planes_take_one_part_of_the_estimate_and_the_rest_from_the_truth():
+    """auto_height puts the ankles on the plane of the estimate's height (10 % high) with the
+    true angles, auto_angles on that of its angles at the true height; both move people
+    away from the true mount's depth. Before convergence both are the image's people."""
+    stream = _stream(frames=5, people=6)
+    people, _ = noisy_people(stream, next(iter(stream.frames())), np.random.default_rng(0),
+                             0.0, 0.0)
+    true, config = stream.camera.ground_plane, GroundPlaneConfig()
+    wrong = CalibrationEstimate(camera_height_m=1.1 * true.camera_height_m, pitch_deg=18.0,
+                                roll_deg=0.5, converged=True)
+    parts = one_part_planes(people, wrong, true, config)
+    planes = {"auto_height": GroundPlane(true.up_cam, wrong.camera_height_m),
+              "auto_angles": GroundPlane(wrong.ground_plane().up_cam, true.camera_height_m)}
+    fixed = snap_with_config(people, true, config)
+    ankles = [JOINT_INDEX["right_ankle"], JOINT_INDEX["left_ankle"]]
+    for key, plane in planes.items():
+        lowest = np.nanmin(plane.height_above_m(parts[key].xyz_m[:, ankles]), axis=1)
+        np.testing.assert_allclose(lowest, config.ankle_height_m, atol=1e-3, err_msg=key)
+        assert not np.allclose(parts[key].xyz_m, fixed.xyz_m, atol=0.05), key
+    waiting = one_part_planes(people, CalibrationEstimate(), true, config)
+    assert all(p is people for p in waiting.values())
 
 
 def test_gt_run_goes_through_the_pipeline():

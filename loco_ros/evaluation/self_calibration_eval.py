@@ -71,7 +71,10 @@ from loco_ros.synthetic.pedestrians import PedestrianStream, StreamConfig, Strea
 from loco_ros.types import People
 
 ASSUMED_STATURE_M = 1.70
-DEPTH_SOURCES = ("none", "fixed", "auto", "auto_fused", "stature_floor")
+# auto_height / auto_angles: the converged estimate's height with the true up vector, and its
+# up vector with the true height (which of the two costs auto its points).
+DEPTH_SOURCES = ("none", "fixed", "auto", "auto_fused", "stature_floor", "auto_height",
+                 "auto_angles")
 STATURE_REL_STD = 0.10 / 1.70  # the synthetic people's stature spread: image-only depth's
 CHECK_EVERY = 10
 TARGET = {"height_pct": 3.0, "pitch_deg": 0.5, "roll_deg": 0.5, "fraction": 0.9}
@@ -201,6 +204,19 @@ def stature_floor_plane(true_plane: GroundPlane, statures_seen: dict) -> GroundP
     return GroundPlane(true_plane.up_cam, true_plane.camera_height_m / ratio)
 
 
+def one_part_planes(people: People, estimate, true_plane: GroundPlane,
+                    ground_config: GroundPlaneConfig) -> dict[str, People]:
+    """People snapped to the ground of the converged ``estimate``'s height with the true up
+    vector (``auto_height``) and of its up vector with the true height (``auto_angles``);
+    image-only depth before convergence, as ``auto``."""
+    if not estimate.converged:
+        return {"auto_height": people, "auto_angles": people}
+    planes = {"auto_height": GroundPlane(true_plane.up_cam, estimate.camera_height_m),
+              "auto_angles": GroundPlane(estimate.ground_plane().up_cam,
+                                         true_plane.camera_height_m)}
+    return {key: snap_with_config(people, plane, ground_config) for key, plane in planes.items()}
+
+
 class StreamDetections:
     """An estimator for :class:`FramePipeline` whose people are a pedestrian stream's frame
     ``frame`` (set before each call; the image is not read) as :func:`noisy_people` makes
@@ -287,6 +303,7 @@ def run_sequence(seed: int, stream_config: StreamConfig, ground_config: GroundPl
                                if estimate.converged else people),
                 "stature_floor": (snap_with_config(people, floor_plane, ground_config)
                                   if floor_plane is not None else people)}
+        pred.update(one_part_planes(people, estimate, true_plane, ground_config))
         if estimate.converged and converged_frame is None:
             converged_frame = index
         for key, value in pred.items():
