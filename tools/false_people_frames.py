@@ -6,7 +6,7 @@ every ``--step``-th frame (of those labelled) is run and scored as in the evalua
 unmatched person are drawn (reference white, the model in colour) into one picture.
 
     PYTHONPATH=. python tools/false_people_frames.py --video sports2d \
-        --labels data/real/labels/sports2d.json --out docs/sports2d_trunk_phantom.jpg
+        --labels data/real/labels/sports2d.json --out docs/sports2d_unmatched_people.jpg
 """
 
 from __future__ import annotations

@@ -436,6 +436,10 @@ class LocoNode(LifecycleNode):
     # Worker thread ---------------------------------------------------------------------------
 
     def _work(self) -> None:
+        # OpenMP's thread count is per thread: a new thread starts at one per core whatever
+        # torch.set_num_threads said in the main one (the refiner then sums in another order
+        # than `loco_bag process`, and contends with onnxruntime).
+        torch.set_num_threads(torch.get_num_threads())
         while self._running.is_set() and self.context.ok():
             frame = self._slot.take(timeout_s=0.1)
             if frame is None:
