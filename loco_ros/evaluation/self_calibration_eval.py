@@ -62,7 +62,7 @@ from loco_ros.decoding.ground_plane import (
     fuse_ground_depth,
     snap_with_config,
 )
-from loco_ros.metrics import JTA_THRESHOLDS_M, jta_metric
+from loco_ros.metrics import JTA_THRESHOLDS_M, jta_frame_counts_at, jta_metric, jta_scores
 from loco_ros.runtime.estimator import Estimate
 from loco_ros.runtime.frame_pipeline import FramePipeline, PipelineConfig
 from loco_ros.runtime.tracking import TrackingConfig
@@ -415,19 +415,23 @@ def summarise(results: list[dict], at: int, frames: int) -> dict:
         first = next((row["frame"] for row in r["trajectory"] if row["converged"]), None)
         converged_at.append(first)
     keys = DEPTH_SOURCES
-    jta, jta_conv = {}, {}
     merged = {k: [] for k in keys}
     merged_conv = {k: [] for k in keys}
     for r in results:
-        for k in keys:
-            merged[k].extend(r["jta_frames"][k][at:])
-            if r["converged_index"] is not None:
-                merged_conv[k].extend(r["jta_frames"][k][r["converged_index"]:])
-    for k in keys:
-        res = jta_metric(merged[k], JTA_THRESHOLDS_M)
-        jta[k] = {f"{t:g}": round(float(v["f1"]), 4) for t, v in res.items()}
-        res = jta_metric(merged_conv[k], JTA_THRESHOLDS_M)
-        jta_conv[k] = {f"{t:g}": round(float(v["f1"]), 4) for t, v in res.items()}
+        conv = r["converged_index"]
+        start = at if conv is None else min(at, conv)
+        for k in keys:  # each frame counted once, for both windows
+            counts = [jta_frame_counts_at(f, JTA_THRESHOLDS_M) for f in r["jta_frames"][k][start:]]
+            merged[k].extend(counts[at - start:])
+            if conv is not None:
+                merged_conv[k].extend(counts[conv - start:])
+
+    def f1(counts: list) -> dict:
+        return {f"{t:g}": round(float(jta_scores([c[i] for c in counts])["f1"]), 4)
+                for i, t in enumerate(JTA_THRESHOLDS_M)}
+
+    jta = {k: f1(merged[k]) for k in keys}
+    jta_conv = {k: f1(merged_conv[k]) for k in keys}
     worst_converged = max([row["error"][0] for r in results for row in r["trajectory"]
                            if row["converged"]] + [0.0])
 
@@ -598,8 +602,6 @@ def record_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCa
                     ids: str = "tracker") -> dict:
     from dataclasses import replace as _replace
 
-    from loco_ros.metrics.jta import jta_frame_counts
-
     stream = PedestrianStream(seed, stream_config)
     rng = np.random.default_rng(seed + 12345)
     calibrator = SelfCalibrator(_replace(calib_config, **_NEVER))
@@ -630,7 +632,7 @@ def record_sequence(seed: int, stream_config: StreamConfig, calib_config: SelfCa
                                  if estimate.has_value else people)}
         for key, value in pred.items():
             p = in_gt_order(value, gt)
-            counts[key].append([jta_frame_counts(gt, p, t) for t in JTA_THRESHOLDS_M])
+            counts[key].append(list(jta_frame_counts_at((gt, p), JTA_THRESHOLDS_M)))
     return {"seed": seed, "refits": refits, "counts": counts,
             "height_m": cam.height_m}
 
@@ -659,8 +661,6 @@ def score_rule(records: list[dict], rule: dict, stature_rel_std: float, from_fra
                key_after: str = "latest") -> dict:
     """Replayed auto F1 per threshold from ``from_frame`` on and after convergence, the
     convergence frames, and the worst height error of a converged estimate."""
-    from loco_ros.metrics.jta import jta_scores
-
     f_auto, f_after, conv, worst = [], [], [], 0.0
     for rec in records:
         first = replay_rule(rec, rule, stature_rel_std)

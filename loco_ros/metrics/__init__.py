@@ -3,9 +3,9 @@
 Inputs use the letters of docs/CONVENTIONS.md: G ground-truth people, P predicted people,
 J = 14 joints; 3D points in metres (camera optical frame), absent joints NaN.
 
-- :mod:`.jta`: :func:`jta_frame_counts` / :func:`jta_metric`, the LoCO paper's Table 3
-  metric (greedy row-then-column minimum matching of joints of the same type, PR/RE/F1 per
-  frame averaged over frames).
+- :mod:`.jta`: :func:`jta_frame_counts` (:func:`jta_frame_counts_at`: several thresholds) /
+  :func:`jta_metric`, the LoCO paper's Table 3 metric (greedy row-then-column minimum
+  matching of joints of the same type, PR/RE/F1 per frame averaged over frames).
 - :mod:`.mpjpe`: :func:`match_people_hungarian` (metres), :func:`match_people_in_image`
   (pixels), :func:`mpjpe_mm`: person matching and MPJPE in millimetres.
 - :mod:`.pck`: :func:`pck3d`, PandaNet's 3DPCK@150mm with distance bins and per-joint
@@ -23,6 +23,7 @@ from loco_ros.metrics.jta import (
     JtaCounts,
     greedy_row_column_matches,
     jta_frame_counts,
+    jta_frame_counts_at,
     jta_metric,
     jta_scores,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "frame_counts",
     "greedy_row_column_matches",
     "jta_frame_counts",
+    "jta_frame_counts_at",
     "jta_metric",
     "jta_scores",
     "jta_table",

@@ -70,6 +70,29 @@ def greedy_row_column_matches(dist: np.ndarray, threshold_m: float) -> np.ndarra
     return match
 
 
+def _type_distances(gt: np.ndarray, pred: np.ndarray | Sequence[np.ndarray],
+                    solitary: Candidates | None) -> list[np.ndarray]:
+    """Per joint type, the (G_k, P_k) distances (m) between its GT and predicted joints."""
+    gt_k = _per_type(_as_people_array(gt, "gt"), "gt")
+    pred_k = _per_type(pred, "pred")
+    if solitary is not None and len(solitary):
+        for k in range(NUM_JOINTS):
+            extra = np.asarray(solitary.xyz_m[solitary.joint == k], np.float64)
+            extra = extra[np.all(np.isfinite(extra), axis=1)]
+            pred_k[k] = np.concatenate([pred_k[k], extra], axis=0)
+    return [_pairwise(g, p) for g, p in zip(gt_k, pred_k, strict=True)]
+
+
+def _counts(distances: list[np.ndarray], threshold_m: float) -> JtaCounts:
+    tp = fp = fn = 0
+    for dist in distances:
+        matched = int((greedy_row_column_matches(dist, threshold_m) >= 0).sum())
+        tp += matched
+        fp += dist.shape[1] - matched
+        fn += dist.shape[0] - matched
+    return JtaCounts(tp=tp, fp=fp, fn=fn)
+
+
 def jta_frame_counts(
     gt: np.ndarray,
     pred: np.ndarray | Sequence[np.ndarray],
@@ -84,20 +107,7 @@ def jta_frame_counts(
     Per joint type: :func:`greedy_row_column_matches` at ``threshold_m``; TP = GT joints
     left with a match, FP = predictions - TP, FN = GT - TP; summed over the J types.
     """
-    gt_k = _per_type(_as_people_array(gt, "gt"), "gt")
-    pred_k = _per_type(pred, "pred")
-    if solitary is not None and len(solitary):
-        for k in range(NUM_JOINTS):
-            extra = np.asarray(solitary.xyz_m[solitary.joint == k], np.float64)
-            extra = extra[np.all(np.isfinite(extra), axis=1)]
-            pred_k[k] = np.concatenate([pred_k[k], extra], axis=0)
-    tp = fp = fn = 0
-    for g, p in zip(gt_k, pred_k, strict=True):
-        matched = int((greedy_row_column_matches(_pairwise(g, p), threshold_m) >= 0).sum())
-        tp += matched
-        fp += p.shape[0] - matched
-        fn += g.shape[0] - matched
-    return JtaCounts(tp=tp, fp=fp, fn=fn)
+    return _counts(_type_distances(gt, pred, solitary), threshold_m)
 
 
 def jta_scores(counts: Iterable[JtaCounts]) -> dict[str, float]:
@@ -132,10 +142,12 @@ def jta_metric(
     :func:`jta_frame_counts`. PR, RE, F1 are computed per frame, then averaged over frames
     (fractions in [0, 1]; the paper prints them x100).
     """
-    per_t: dict[float, list[JtaCounts]] = {float(t): [] for t in thresholds_m}
-    for frame in frames:
-        gt, pred = frame[0], frame[1]
-        solitary = frame[2] if len(frame) > 2 else None
-        for t in per_t:
-            per_t[t].append(jta_frame_counts(gt, pred, t, solitary))
-    return {t: jta_scores(c) for t, c in per_t.items()}
+    per_frame = [jta_frame_counts_at(frame, thresholds_m) for frame in frames]
+    return {float(t): jta_scores([c[i] for c in per_frame]) for i, t in enumerate(thresholds_m)}
+
+
+def jta_frame_counts_at(frame: tuple, thresholds_m: Sequence[float]) -> tuple[JtaCounts, ...]:
+    """:func:`jta_frame_counts` of one ``(gt, pred[, solitary])`` frame at each threshold
+    (the distances computed once)."""
+    distances = _type_distances(frame[0], frame[1], frame[2] if len(frame) > 2 else None)
+    return tuple(_counts(distances, t) for t in thresholds_m)
