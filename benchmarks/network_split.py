@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from loco_ros.backends.onnxruntime_backend import session_options
 from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.export.onnx_export import DEFAULT_OPSET
 from loco_ros.runtime.estimator import load_model
@@ -45,10 +46,8 @@ def _session(module: nn.Module, example: torch.Tensor, folder: Path, name: str,
                           opset_version=DEFAULT_OPSET, input_names=["x"])
     path = folder / f"{name}.onnx"
     path.write_bytes(buffer.getvalue())
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), session_options(threads),
+                                providers=["CPUExecutionProvider"])
 
 
 def main(argv: list[str] | None = None) -> dict:

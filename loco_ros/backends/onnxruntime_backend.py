@@ -47,6 +47,17 @@ def _shape_of(value_info) -> tuple[int, ...]:
     return shape
 
 
+def session_options(threads: int = 0, spin: bool = False):
+    """The pipeline's onnxruntime SessionOptions: every graph optimisation, ``threads``
+    intra-op threads (0 = one per core), idle threads spinning only when ``spin``."""
+    ort = _import_ort()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = int(threads)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    return options
+
+
 class OnnxRuntimeBackend(VolumeBackend):
     """An ONNX file exported by ``export_onnx`` run by onnxruntime.
 
@@ -73,10 +84,7 @@ class OnnxRuntimeBackend(VolumeBackend):
             raise ConfigError(f"onnxruntime backend: device must be cpu or cuda, not {device!r}")
         if device == "cuda" and not cuda_provider_available():
             raise BackendUnavailable("onnxruntime has no CUDAExecutionProvider in this build")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = int(threads)
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        options = session_options(threads, spin)
         providers = ([(CUDA_EP, {"device_id": int(device_index)}), CPU_EP]
                      if device == "cuda" else [CPU_EP])
         try:
