@@ -551,8 +551,8 @@ def main(args: list[str] | None = None) -> None:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception:  # noqa: BLE001 - Ctrl-C can shut the context down inside spin()
-        if node.context.ok():  # (RCLError "context is not valid" from the wait set)
-            raise
+        if not _shutting_down(node.context):  # (RCLError "context is not valid" from the
+            raise  # wait set, or a failed take while rclpy's signal thread shuts it down)
     finally:
         # ros2 launch sends its own SIGINT after the terminal's Ctrl-C: a second interrupt
         # must not abort the clean-up half-way (KeyboardInterrupt in a join, then abort()).
@@ -566,6 +566,18 @@ def main(args: list[str] | None = None) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def _shutting_down(context, grace_s: float = 1.0) -> bool:
+    """Whether ``context`` is shut down or goes down within ``grace_s``: rclpy's signal
+    handler shuts it down from its own thread, so an error that Ctrl-C caused inside spin()
+    can surface a moment before the context reads as shut down."""
+    deadline = time.monotonic() + grace_s
+    while context.ok():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def _ignore_further_interrupts() -> None:
