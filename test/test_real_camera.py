@@ -249,6 +249,36 @@ def test_teacher_zoom_enlarges_half_the_frames() -> None:
     assert 0.2 < np.mean(scales > 1.25) < 0.55, "half zoomed, 3/4 of those beyond 1.25"
 
 
+def test_teacher_set_mixes_videos_by_weight_and_keeps_frames_with_the_counted_people(
+        tmp_path) -> None:
+    from loco_ros.teacher.labels import load_labels
+    from loco_ros.training.sources import TeacherSetSource, load_teacher_set
+
+    fetched(real_material.video_path, "pose2sim_multi_cam03")
+    fetched(real_material.vtest_video)
+    labels = REPO / "data/real/labels"
+    (tmp_path / "set.yaml").write_text(
+        f"- {{video: vtest, labels: {labels}/vtest.json, frames: [0, 12], weight: 3}}\n"
+        f"- {{video: pose2sim_multi_cam03, labels: {labels}/pose2sim/pose2sim_multi_cam03.json,"
+        f" frames: [30, 100], people: 2}}\n")
+    source = TeacherSetSource(load_teacher_set(tmp_path / "set.yaml"), seed=5)
+    counted = [f.index for f in load_labels(labels / "pose2sim/pose2sim_multi_cam03.json").frames
+               if 30 <= f.index < 100 and f.num_people == 2]
+    assert source.videos[1].indices == counted and 0 < len(counted) < 70
+    assert source.videos[0].indices == list(range(12)) and len(source) == 12 + len(counted)
+    shapes = [source(i)[0].shape[:2] for i in range(200)]
+    share = np.mean([s == (1920, 1088) for s in shapes])
+    assert 0.15 < share < 0.35, "weights 3:1 give the second video a quarter of the samples"
+    for i in range(20):
+        image, K, joints = source(i)
+        uv = project_to_image(joints.reshape(-1, 3), K)
+        seen = np.isfinite(uv).all(-1)
+        assert seen.any() and (uv[seen] > -5).all() and (uv[seen, 0] < image.shape[1] + 5).all()
+    with pytest.raises(ValueError, match="non-empty list"):
+        (tmp_path / "empty.yaml").write_text("[]\n")
+        load_teacher_set(tmp_path / "empty.yaml")
+
+
 def test_training_never_reads_the_held_out_stills() -> None:
     backgrounds = {p.resolve() for p in fetched(real_material.background_photos)}
     held_out = {p.resolve() for p in fetched(real_material.people_free_stills)}

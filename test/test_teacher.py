@@ -103,3 +103,14 @@ def test_teacher_finds_the_person_on_a_real_frame():
     assert labels.visibility[0].mean() > 0.7
     w = labels.joints_world_m[0]
     assert 1.3 < w[10, 1] - w[0, 1] < 2.1  # head top to ankle in metres
+
+
+def test_pose2sim_videos_are_named_and_selected_as_a_family():
+    from loco_ros.teacher.label_video import known_videos
+
+    assert sorted(known_videos("pose2sim")) == sorted(real_material.POSE2SIM_VIDEOS)
+    assert len(real_material.POSE2SIM_VIDEOS) == 8
+    assert list(known_videos("vtest")) == ["vtest"]
+    assert len(known_videos("all")) == 10 and known_videos("my_camera.mp4") == {}
+    video = _fetched(lambda: real_material.video_path("pose2sim_multi_cam03"))
+    assert video.name == "cam03.mp4" and "Demo_MultiPerson" in str(video) and video.is_file()

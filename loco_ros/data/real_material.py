@@ -11,12 +11,18 @@ The cache is ``$LOCO_REAL_DATA`` or ``~/.cache/loco_ros/real``.
 
 What each item is for (never mix the roles):
 
-- ``opencv_doc``: ``vtest.avi`` (real pedestrians, fixed camera; held-out evaluation video)
-  and the photographs of OpenCV's examples. Its people-free stills are part of the held-out
-  "nobody there" test set: never trained on.
+- ``opencv_doc``: ``vtest.avi`` (real pedestrians, fixed camera; frames 0-399 train with
+  teacher labels, 400-449 tune, 450-794 are held out) and the photographs of OpenCV's
+  examples. Its people-free stills are part of the held-out "nobody there" test set: never
+  trained on.
 - ``skimage``: scikit-image's sample photographs; people-free ones are the other part of that
   held-out set.
-- ``sports2d``: a real park video with two people (training material: teacher labels).
+- ``sports2d``: a real park video with two people: the held-out unseen scene, never trained
+  or tuned on.
+- ``pose2sim``: Pose2Sim's demo videos (BSD-3): a real man moving on a force platform in a
+  motion-capture lab, filmed by four calibrated portrait cameras (1088x1920, 60 fps, 100
+  frames each), once alone and once with a rendered woman and a real bystander: training
+  material (teacher labels), large and near people in a room, unlike vtest.
 - ``*_backgrounds``, ``*_wallpapers``: desktop wallpapers of Debian (landscape, city and
   nature photographs, abstract art), the backgrounds and pure negatives of training; the
   few that show a person are listed in :data:`BACKGROUNDS_WITH_PEOPLE` and left out.
@@ -74,6 +80,10 @@ MATERIALS: dict[str, Material] = {
                                        ("usr/share/backgrounds/*",)),
     "tuxpaint_stamps": Material("deb", "tuxpaint-stamps-default", "2022.06.04-1",
                                 ("usr/share/tuxpaint/stamps/*.png",)),
+    "pose2sim": Material("pypi", "pose2sim", "0.10.49",
+                         ("Pose2Sim/Demo_SinglePerson/videos/cam0[1-4].mp4",
+                          "Pose2Sim/Demo_MultiPerson/videos/cam0[1-4].mp4",
+                          "Pose2Sim/Demo_*Person/calibration/Calib.qca.txt")),
     "pybullet": Material("pypi", "pybullet", "3.2.7",
                          ("pybullet_data/data/motions/humanoid3d_*.txt",
                           "pybullet_data/humanoid/humanoid.urdf")),
@@ -204,6 +214,18 @@ def sports2d_video(root: Path | None = None) -> Path:
     return fetch("sports2d", root) / "Sports2D/Demo/demo.mp4"
 
 
+POSE2SIM_VIDEOS = tuple(f"pose2sim_{demo}_cam0{cam}" for demo in ("single", "multi")
+                        for cam in range(1, 5))
+
+
+def pose2sim_video(name: str, root: Path | None = None) -> Path:
+    """One of :data:`POSE2SIM_VIDEOS` (``pose2sim_single_cam01`` ... ``pose2sim_multi_cam04``):
+    1088x1920 (cam01, cam02 of the single demo: 1080x1920), 60 fps, 100 frames."""
+    _, demo, cam = name.split("_")
+    folder = {"single": "Demo_SinglePerson", "multi": "Demo_MultiPerson"}[demo]
+    return fetch("pose2sim", root) / "Pose2Sim" / folder / "videos" / f"{cam}.mp4"
+
+
 def teacher_models(root: Path | None = None) -> Path:
     """MediaPipe's ``mediapipe/modules`` folder: ``pose_detection/pose_detection.tflite``,
     ``pose_landmark/pose_landmark_full.tflite`` and their graph files (teacher labels only)."""
@@ -215,9 +237,14 @@ def _matches_any(name: str, patterns: tuple[str, ...]) -> bool:
 
 
 def video_path(name_or_path: str, root: Path | None = None) -> Path:
-    """``"vtest"`` or ``"sports2d"`` (fetched), else the path as given."""
+    """``"vtest"``, ``"sports2d"`` or one of :data:`POSE2SIM_VIDEOS` (fetched), else the path
+    as given."""
     named = {"vtest": vtest_video, "sports2d": sports2d_video}
-    return named[name_or_path](root) if name_or_path in named else Path(name_or_path)
+    if name_or_path in named:
+        return named[name_or_path](root)
+    if name_or_path in POSE2SIM_VIDEOS:
+        return pose2sim_video(name_or_path, root)
+    return Path(name_or_path)
 
 
 def people_free_stills(root: Path | None = None) -> list[Path]:

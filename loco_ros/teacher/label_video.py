@@ -2,18 +2,21 @@
 
     python -m loco_ros.teacher.label_video                 # both videos -> data/real/labels/
     python -m loco_ros.teacher.label_video --video vtest --max-frames 20 --out /tmp/labels
+    python -m loco_ros.teacher.label_video --video pose2sim  # its eight videos
     python -m loco_ros.teacher.label_video --video my_camera.mp4 --tiles 0.5 1.0 --out labels/
 
 Known videos (fetched by :mod:`loco_ros.data.real_material`) carry a finder preset: vtest's
 people are 60-200 px tall in a 768x576 frame, so the detector also runs on tiles of 0.45 and
 0.56 of the frame height; sports2d's people are large, tiles of the full height suffice, and
-the jumper lands bent over, so its torso may tilt 80 deg (60 on vtest).
+the jumper lands bent over, so its torso may tilt 80 deg (60 on vtest). Pose2Sim's people
+fill most of a portrait frame, and a bystander half of it; its mover leans far.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -38,6 +41,9 @@ VIDEOS = {
     # sports2d: the jumper lands bent over.
     "sports2d": (real_material.sports2d_video,
                  FinderConfig(tile_fractions=(1.0,), max_tilt_deg=80.0)),
+    **{name: (partial(real_material.pose2sim_video, name),
+              FinderConfig(tile_fractions=(0.5,), max_tilt_deg=80.0))
+       for name in real_material.POSE2SIM_VIDEOS},
 }
 DEFAULT_OUT = Path("data/real/labels")
 
@@ -102,6 +108,13 @@ def label_video(video: Path, model: BlazePose, cfg: FinderConfig,
                        head_top_rule=HEAD_TOP_RULE, neck_rule=NECK_RULE, frames=tuple(frames))
 
 
+def known_videos(selector: str) -> dict:
+    """The :data:`VIDEOS` entries that ``selector`` names: one name, a family prefix
+    (``pose2sim`` -> ``pose2sim_*``) or ``all``."""
+    return {name: entry for name, entry in VIDEOS.items()
+            if selector in (name, "all") or name.startswith(f"{selector}_")}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", default="all",
@@ -116,8 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     model = BlazePose(real_material.teacher_models(), num_threads=args.threads)
-    jobs = {name: (path_fn(), cfg) for name, (path_fn, cfg) in VIDEOS.items()
-            if args.video in (name, "all")}
+    jobs = {name: (path_fn(), cfg) for name, (path_fn, cfg) in known_videos(args.video).items()}
     if not jobs:
         own = Path(args.video)
         jobs = {own.stem: (own, FinderConfig(tile_fractions=tuple(args.tiles),

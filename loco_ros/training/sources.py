@@ -15,6 +15,7 @@ function of (seed, index).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +122,10 @@ class TeacherVideoSource:
     they are decoded once and kept JPEG-compressed in memory."""
 
     def __init__(self, video: str | Path, labels: str | Path, frame_range: tuple[int, int],
-                 seed: int = 0) -> None:
+                 seed: int = 0, people: int | None = None) -> None:
+        """``people``: keep only the frames with exactly this many labelled people (the
+        number a person counted in that view): frames where the teacher missed someone or
+        took something for a person are left out."""
         import cv2
 
         from loco_ros.data.video import nominal_K, video_frames
@@ -129,7 +133,7 @@ class TeacherVideoSource:
 
         found = load_labels(labels)
         self.frames = {f.index: f for f in found.frames if frame_range[0] <= f.index
-                       < frame_range[1]}
+                       < frame_range[1] and people in (None, f.num_people)}
         self.K = nominal_K(*found.image_size)
         self.jpeg: dict[int, bytes] = {}
         for index, rgb in video_frames(video, sorted(self.frames)):
@@ -163,6 +167,58 @@ class TeacherVideoSource:
         image = self._rgb(frame_index) if need_image else None
         joints = pseudo_3d_people(f.joints_px, f.visibility, f.joints_world_m, self.K)
         return image, self.K, joints
+
+
+@dataclass(frozen=True)
+class TeacherVideo:
+    """One entry of a teacher set: a video (a path or a :func:`real_material.video_path`
+    name), its labels, the frames [first, end) to use, the number of people every kept
+    frame must have (None: any), and its share of the set's samples (relative weight)."""
+
+    video: str
+    labels: str
+    frames: tuple[int, int] = (0, 1 << 30)
+    people: int | None = None
+    weight: float = 1.0
+
+
+def load_teacher_set(path: str | Path) -> list[TeacherVideo]:
+    """A teacher set from YAML: a list of :class:`TeacherVideo` fields (``frames`` a pair)."""
+    import yaml
+
+    entries = yaml.safe_load(Path(path).read_text())
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{path}: expected a non-empty list of teacher videos")
+    return [TeacherVideo(**{**e, "frames": tuple(e.get("frames", (0, 1 << 30)))})
+            for e in entries]
+
+
+class TeacherSetSource:
+    """Several teacher-labelled videos as one source: sample ``index`` picks a video by the
+    entries' weights (seeded, a pure function of seed and index), then that video's next
+    frame in its own permuted order."""
+
+    def __init__(self, entries: list[TeacherVideo], seed: int = 0) -> None:
+        from loco_ros.data.real_material import video_path
+
+        self.videos = [TeacherVideoSource(video_path(e.video), e.labels, e.frames, seed + i,
+                                          e.people) for i, e in enumerate(entries)]
+        weights = np.array([e.weight for e in entries], np.float64)
+        self.cumulative = np.cumsum(weights / weights.sum())
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.videos)
+
+    def background_plate(self, every: int = 4) -> np.ndarray:
+        """The first video's plate (:meth:`TeacherVideoSource.background_plate`): list the
+        fixed-camera scene first."""
+        return self.videos[0].background_plate(every)
+
+    def __call__(self, index: int, need_image: bool = True):
+        u = np.random.default_rng([self.seed, int(index), 31]).random()
+        which = min(int(np.searchsorted(self.cumulative, u, side="right")), len(self.videos) - 1)
+        return self.videos[which](index, need_image)
 
 
 def make_source(kind: str, seed: int, shards: str | None = None, jta_root: str | None = None,

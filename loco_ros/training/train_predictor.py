@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher-video", default=None,
                    help="real video with teacher labels mixed in (a path, or vtest / sports2d)")
     p.add_argument("--teacher-labels", default=None, help="its labels (loco_ros.teacher)")
+    p.add_argument("--teacher-set", default=None,
+                   help="instead of --teacher-video/-labels/-frames: a YAML list of teacher "
+                        "videos (sources.TeacherVideo: video, labels, frames, people, weight); "
+                        "the plate is the first one's")
     p.add_argument("--teacher-frames", type=int, nargs=2, default=(0, 400),
                    metavar=("FIRST", "END"), help="the frames trained on, [FIRST, END)")
     p.add_argument("--teacher-share", type=float, default=0.3,
@@ -249,13 +253,17 @@ def main(argv: list[str] | None = None) -> dict:
     source = sources.make_source(args.data, args.seed, args.shards, args.jta_root,
                                  args.jta_split, args.jta_frame_step)
 
-    if args.plate_share > 0 and not args.teacher_video:
+    if args.plate_share > 0 and not (args.teacher_video or args.teacher_set):
         raise SystemExit("--plate-share needs --teacher-video (the plate is that video's)")
     if args.object_share > 0 and not (args.real_backgrounds > 0 or args.negatives > 0):
         raise SystemExit("--object-share needs --real-backgrounds or --negatives (the cut-outs "
                          "go into those photographs)")
     teacher = None
-    if args.teacher_video:
+    if args.teacher_set:
+        if args.teacher_video:
+            raise SystemExit("--teacher-set and --teacher-video exclude each other")
+        teacher = sources.TeacherSetSource(sources.load_teacher_set(args.teacher_set), args.seed)
+    elif args.teacher_video:
         from loco_ros.data.real_material import video_path
 
         teacher = sources.TeacherVideoSource(video_path(args.teacher_video), args.teacher_labels,
