@@ -449,9 +449,10 @@ def markdown(result: dict) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loco evaluate", description=__doc__.split("\n")[0])
     add_model_argument(p, "model directory")
-    p.add_argument("--source", choices=("synthetic", "jta", "bag", "video", "images", "real"),
-                   default="synthetic",
-                   help="video / images / real: real footage (loco_ros.evaluation.real_footage)")
+    p.add_argument("--source", choices=("synthetic", "jta", "bag", "video", "images", "real",
+                                        "multiview"), default="synthetic",
+                   help="video / images / real / multiview: real footage "
+                        "(loco_ros.evaluation.real_footage, real_metric)")
     p.add_argument("--out", default=None, help="directory for metrics.json and metrics.md")
     p.add_argument("--frames", type=int, default=200, help="frames (synthetic: scenes)")
     p.add_argument("--seed", type=int, default=777, help="synthetic test seed")
@@ -514,7 +515,7 @@ def bag_ground_plane(args: argparse.Namespace) -> GroundPlane | None:
 def main(argv: list[str] | None = None) -> dict:
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--source")
-    if pre.parse_known_args(argv)[0].source in ("video", "images", "real"):
+    if pre.parse_known_args(argv)[0].source in ("video", "images", "real", "multiview"):
         from loco_ros.evaluation import real_footage
 
         return real_footage.main(argv)

@@ -4,6 +4,7 @@
                   [--frame-step S] [--focal-px F] --out DIR
     loco evaluate --source images --images DIR_OR_FILES... --out DIR   (people-free photos)
     loco evaluate --source real --out DIR       (the project's held-out real sets, below)
+    loco evaluate --source multiview --out DIR  (metric 3D: loco_ros.evaluation.real_metric)
 
 Video: every chosen frame runs through the pipeline (the refined people, as the node
 publishes them) and is scored against the reference labels with :mod:`loco_ros.metrics.pose2d`:
@@ -254,9 +255,9 @@ def held_out_real(model: Model, args: argparse.Namespace) -> tuple[dict, list[np
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="loco evaluate --source video|images|real",
+    p = argparse.ArgumentParser(prog="loco evaluate --source video|images|real|multiview",
                                 description=__doc__.split("\n")[0])
-    p.add_argument("--source", choices=("video", "images", "real"), required=True)
+    p.add_argument("--source", choices=("video", "images", "real", "multiview"), required=True)
     add_model_argument(p, "model directory")
     p.add_argument("--out", default=None, help="directory for the JSON, table and overlay")
     p.add_argument("--video", default=None)
@@ -268,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-height-frac", type=float, default=0.1,
                    help="reference people shorter than this share of the image are ignored")
     p.add_argument("--images", nargs="+", default=None, help="image files or folders")
+    p.add_argument("--views", nargs="+", default=None,
+                   help="--source multiview: Pose2Sim views (default: the untrained cam01 cam02)")
     p.add_argument("--thresholds", type=float, nargs="+", default=None,
                    help="--source video: score each decode threshold (tuning on a split that "
                    "is neither trained nor tested on)")
@@ -298,6 +301,11 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
     model = Model.load(args.model, args.precision)
     t0 = time.time()
+    if args.source == "multiview":
+        from loco_ros.evaluation import real_metric
+
+        args.views = args.views or list(real_metric.EVAL_VIEWS)
+        return real_metric.run(model, args)
     if args.source == "real":
         results, pictures = held_out_real(model, args)
     elif args.source == "video":
