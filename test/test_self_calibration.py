@@ -110,7 +110,9 @@ def test_outliers_sitting_bending_and_false_people():
                     false_rate=0.5)
     dh, dp, dr = _errors(estimate, stream.camera)
     assert dh < 0.08 and dp < 1.5 and dr < 1.5, estimate.summary()
-    assert estimate.inlier_fraction < 1.0
+    # the outliers leave no error that the estimate's own uncertainty does not cover
+    assert dh < 3 * estimate.camera_height_std_m / estimate.camera_height_m
+    assert dp < 3 * estimate.pitch_std_deg and dr < 3 * estimate.roll_std_deg
 
 
 def _frame_30_without_noise():

@@ -101,9 +101,9 @@ frames (gait). ``pixel_sigma_px``: joint pixel error. Other fields: module docst
     roll_range_deg: tuple[float, float] = (-15.0, 15.0)
     min_frames: int = 30
     min_people: int = 4
-    max_height_std: float = 0.03
-    max_angle_std_deg: float = 2.0
-    max_depth_std_ratio: float = 0.7
+    max_height_std: float = 0.05
+    max_angle_std_deg: float = 1.2
+    max_depth_std_ratio: float = 0.5
     misfit_frames: int = 60
     misfit_min_people: int = 3
     misfit_outlier_fraction: float = 0.5

@@ -29,12 +29,12 @@ _AUTO: dict[str, tuple[str, tuple[float, float]]] = {
                                      (0, 1000000)),
     "ground_plane.auto.min_people": ("auto: distinct people before converging", (0, 100000)),
     "ground_plane.auto.max_height_std": ("auto: converged when the height's 1 sigma is at "
-                                         "most this fraction of it", (0.0, 1.0)),
+                                         "most this fraction of it (0.05)", (0.0, 1.0)),
     "ground_plane.auto.max_angle_std_deg": ("auto: converged when pitch's and roll's 1 sigma "
-                                            "are at most this (deg)", (0.0, 20.0)),
+                                            "are at most this (deg, 1.2)", (0.0, 20.0)),
     "ground_plane.auto.max_depth_std_ratio": ("auto: converged when the plane's depth "
                                               "uncertainty for the people seen is at most "
-                                              "this times the stature spread (0.7)",
+                                              "this times the stature spread (0.5)",
                                               (0.0, 100.0)),
     "ground_plane.auto.max_height_change": ("auto: converged when two refits in a row agree "
                                             "on the height within this fraction (0.03)",
