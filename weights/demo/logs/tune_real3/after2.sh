@@ -9,6 +9,8 @@ python -m loco_ros.cli evaluate --source real --model weights/demo --frame-step 
 echo real-fp32 done; cat $L/real_heldout/real_metrics.md
 python -m loco_ros.cli evaluate --source real --model weights/demo --frame-step 1 --threads 2 --precision int8 --out $L/real_heldout_int8 --no-progress > $R/real_heldout_int8.log 2>&1
 echo real-int8 done; cat $L/real_heldout_int8/real_metrics.md
+python -m loco_ros.cli evaluate --source multiview --model weights/demo --threads 2 --out $L/real_multiview --no-progress > $R/real_multiview.log 2>&1
+echo multiview done; cat $L/real_multiview/multiview_metrics.md
 python -m loco_ros.cli evaluate --model weights/demo --source synthetic --frames 400 --seed 777 \
     --people 1 20 --distance 2 25 --focal-jitter 0.3 --out $L/eval_heldout --threads 2 --no-vha > $R/eval_heldout.log 2>&1
 echo synthetic done; tail -30 $R/eval_heldout.log
