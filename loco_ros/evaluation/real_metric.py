@@ -168,7 +168,7 @@ def run(model, args: argparse.Namespace) -> dict:
     from loco_ros.data.real_material import video_path
     from loco_ros.evaluation.real_footage import overlay_grid
 
-    reference = pose2sim_reference(args.labels_dir + "/pose2sim")
+    reference = pose2sim_reference(Path(args.labels_dir) / "pose2sim")
     frames = range(0, reference.xyz_lab_m.shape[0], args.frame_step)
     results, pictures = [], []
     for view in args.views:
