@@ -13,12 +13,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from loco_ros.data import real_material
 from loco_ros.skeleton import NUM_JOINTS
 from loco_ros.types import People
 
 TEST_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TEST_DIR.parent
 _domain_counter = itertools.count()
+
+
+def fetched(function, *args):
+    """Real material, or a skip with the reason where the registries cannot deliver it."""
+    try:
+        return function(*args)
+    except real_material.FetchError as exc:
+        pytest.skip(f"real material not fetchable here: {exc}")
 
 
 def make_people(count: int, seed: int = 0, holes: bool = True) -> People:

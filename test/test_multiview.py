@@ -3,10 +3,9 @@ the model scored in 3D on Pose2Sim's calibrated real views."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import REPO_ROOT, fetched
 
 from loco_ros.camera.qualisys import read_qca
 from loco_ros.data import real_material
@@ -17,15 +16,7 @@ from loco_ros.evaluation.multiview import (
     triangulate,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-LABELS = REPO / "data/real/labels/pose2sim"
-
-
-def fetched(function, *args):
-    try:
-        return function(*args)
-    except real_material.FetchError as exc:
-        pytest.skip(f"real material not fetchable here: {exc}")
+LABELS = REPO_ROOT / "data/real/labels/pose2sim"
 
 
 def _ring_of_cameras(n: int = 4, radius_m: float = 4.0) -> np.ndarray:
@@ -113,7 +104,7 @@ def test_shipped_model_scored_in_3d_on_real_calibrated_views(tmp_path) -> None:
     from loco_ros.evaluation import real_footage
 
     fetched(real_material.fetch, "pose2sim")
-    out = real_footage.main(["--source", "multiview", "--model", str(REPO / "weights/demo"),
+    out = real_footage.main(["--source", "multiview", "--model", str(REPO_ROOT / "weights/demo"),
                              "--frame-step", "25", "--views", "cam02", "--out",
                              str(tmp_path), "--no-progress", "--threads", "2"])
     view = out["views"][0]

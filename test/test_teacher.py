@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import fetched
 
 from loco_ros.data import real_material
 from loco_ros.skeleton import JOINT_INDEX, JOINT_NAMES
 from loco_ros.teacher.blazepose import alignment_roi, roi_to_image, ssd_anchors
 from loco_ros.teacher.labels import FrameLabels, VideoLabels, load_labels, save_labels
 from loco_ros.teacher.to_loco import HEAD_TOP_FRACTION, NECK_FRACTION, to_loco
-
-
-def _fetched(fn):
-    try:
-        return fn()
-    except real_material.FetchError as exc:
-        pytest.skip(f"real material not fetchable here: {exc}")
 
 
 def test_anchors_and_roi_geometry():
@@ -82,8 +76,8 @@ def test_teacher_finds_the_person_on_a_real_frame():
     from loco_ros.teacher.finder import FinderConfig, body_box, find_people
     from loco_ros.teacher.label_video import frame_labels
 
-    video = _fetched(real_material.sports2d_video)
-    models = _fetched(real_material.teacher_models)
+    video = fetched(real_material.sports2d_video)
+    models = fetched(real_material.teacher_models)
     cap = cv2.VideoCapture(str(video))
     ok, bgr = cap.read()  # frame 0: the man standing on the box
     cap.release()
@@ -112,5 +106,5 @@ def test_pose2sim_videos_are_named_and_selected_as_a_family():
     assert len(real_material.POSE2SIM_VIDEOS) == 8
     assert list(known_videos("vtest")) == ["vtest"]
     assert len(known_videos("all")) == 10 and known_videos("my_camera.mp4") == {}
-    video = _fetched(lambda: real_material.video_path("pose2sim_multi_cam03"))
+    video = fetched(real_material.video_path, "pose2sim_multi_cam03")
     assert video.name == "cam03.mp4" and "Demo_MultiPerson" in str(video) and video.is_file()

@@ -218,12 +218,18 @@ POSE2SIM_VIDEOS = tuple(f"pose2sim_{demo}_cam0{cam}" for demo in ("single", "mul
                         for cam in range(1, 5))
 
 
+def pose2sim_demo(demo: str, root: Path | None = None) -> Path:
+    """The folder of Pose2Sim's ``demo`` ("single" or "multi"): ``videos/cam0N.mp4`` and
+    ``calibration/Calib.qca.txt``."""
+    folder = {"single": "Demo_SinglePerson", "multi": "Demo_MultiPerson"}[demo]
+    return fetch("pose2sim", root) / "Pose2Sim" / folder
+
+
 def pose2sim_video(name: str, root: Path | None = None) -> Path:
     """One of :data:`POSE2SIM_VIDEOS` (``pose2sim_single_cam01`` ... ``pose2sim_multi_cam04``):
     1088x1920 (cam01, cam02 of the single demo: 1080x1920), 60 fps, 100 frames."""
     _, demo, cam = name.split("_")
-    folder = {"single": "Demo_SinglePerson", "multi": "Demo_MultiPerson"}[demo]
-    return fetch("pose2sim", root) / "Pose2Sim" / folder / "videos" / f"{cam}.mp4"
+    return pose2sim_demo(demo, root) / "videos" / f"{cam}.mp4"
 
 
 def teacher_models(root: Path | None = None) -> Path:

@@ -40,15 +40,14 @@ def robust_triangulate(P: np.ndarray, uv_px: np.ndarray, inlier_px: float = 40.0
                        ) -> tuple[np.ndarray, np.ndarray]:
     """(3,) point and (V,) inlier mask from V >= 2 views (P (V, 3, 4), uv_px (V, 2)); NaN
     point and no inliers when no two views agree."""
-    best, best_key = None, (1, np.inf)
-    for pair in itertools.combinations(range(len(P)), 2):
-        xyz = triangulate(P[list(pair)], uv_px[list(pair)])
-        err = reprojection_px(P, uv_px, xyz)
+
+    def proposal(pair: tuple[int, int]) -> tuple[np.ndarray, tuple[int, float]]:
+        err = reprojection_px(P, uv_px, triangulate(P[list(pair)], uv_px[list(pair)]))
         inliers = err <= inlier_px
-        key = (int(inliers.sum()), float(np.mean(err[inliers])) if inliers.any() else np.inf)
-        if key[0] > best_key[0] or (key[0] == best_key[0] and key[1] < best_key[1]):
-            best, best_key = inliers, key
-    if best is None or best.sum() < 2:
+        return inliers, _rank(int(inliers.sum()), err[inliers])
+
+    best = min(map(proposal, itertools.combinations(range(len(P)), 2)), key=lambda c: c[1])[0]
+    if best.sum() < 2:
         return np.full(3, np.nan), np.zeros(len(P), bool)
     xyz = triangulate(P[best], uv_px[best])
     return xyz, reprojection_px(P, uv_px, xyz) <= inlier_px
@@ -81,17 +80,22 @@ def reference_person(P: np.ndarray, candidates: Sequence[tuple[np.ndarray, np.nd
     observations (joints x views), then the lowest median reprojection error, wins.
     Returns (J, 3) lab metres and (J,) error px (:func:`triangulate_person`)."""
     views = [v for v, (px, _) in enumerate(candidates) if len(px)]
-    J = candidates[views[0]][0].shape[1] if views else 14
-    best = (np.full((J, 3), np.nan), np.full(J, np.nan))
-    best_key = (0, np.inf)
     if len(views) < 2:
-        return best
-    for choice in itertools.product(*(range(len(candidates[v][0])) for v in views)):
+        J = candidates[views[0]][0].shape[1] if views else 14
+        return np.full((J, 3), np.nan), np.full(J, np.nan)
+
+    def fit(choice: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, tuple[int, float]]:
         px = np.stack([candidates[v][0][c] for v, c in zip(views, choice, strict=True)])
         vis = np.stack([candidates[v][1][c] for v, c in zip(views, choice, strict=True)])
         xyz, err, count = triangulate_person(P[views], px, vis, inlier_px)
-        done = np.isfinite(err)
-        key = (int(count.sum()), float(np.median(err[done])) if done.any() else np.inf)
-        if key[0] > best_key[0] or (key[0] == best_key[0] and key[1] < best_key[1]):
-            best, best_key = (xyz, err), key
-    return best
+        return xyz, err, _rank(int(count.sum()), err[np.isfinite(err)], np.median)
+
+    choices = itertools.product(*(range(len(candidates[v][0])) for v in views))
+    xyz, err, _ = min(map(fit, choices), key=lambda c: c[2])
+    return xyz, err
+
+
+def _rank(agreeing: int, errors_px: np.ndarray, average=np.mean) -> tuple[int, float]:
+    """Sort key of a fit: the most agreeing observations first, then the lowest average
+    reprojection error of them (px)."""
+    return -agreeing, float(average(errors_px)) if errors_px.size else np.inf

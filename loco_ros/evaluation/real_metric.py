@@ -65,9 +65,7 @@ def pose2sim_reference(labels_dir: str | Path, demo: str = "single") -> Multivie
     from loco_ros.evaluation.multiview import reference_person
     from loco_ros.teacher.labels import load_labels
 
-    folder = {"single": "Demo_SinglePerson", "multi": "Demo_MultiPerson"}[demo]
-    cameras = read_qca(real_material.fetch("pose2sim") / "Pose2Sim" / folder
-                       / "calibration/Calib.qca.txt")
+    cameras = read_qca(real_material.pose2sim_demo(demo) / "calibration/Calib.qca.txt")
     labels = [load_labels(Path(labels_dir) / f"pose2sim_{demo}_{view}.json") for view in VIEWS]
     P = np.stack([cameras[view].projection() for view in VIEWS])
     frames = min(len(v.frames) for v in labels)
@@ -95,7 +93,6 @@ def score_frame(ref_cam_m: np.ndarray, K: np.ndarray, people) -> dict | None:
     return {"joint_error_m": dist[both].tolist(),
             "posed_error_m": posed[np.isfinite(posed)].tolist(),
             "root_depth_m": float(hips_ref[2]), "root_depth_pred_m": float(hips_pred[2]),
-            "reference_joints": int(np.isfinite(ref_cam_m).all(-1).sum()),
             "pck_2d_hits": int((pixels <= 0.2 * height).sum())}
 
 
@@ -180,13 +177,14 @@ def run(model, args: argparse.Namespace) -> dict:
     reference_px = float(np.nanmedian(reference.error_px))
     out = {"views": results, "reference_error_px_median": reference_px,
            "reference_joints_triangulated": float(np.isfinite(reference.error_px).mean())}
+    text = markdown(results, reference_px)
     if args.out:
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "multiview_metrics.json").write_text(json.dumps(out, indent=1))
-        (folder / "multiview_metrics.md").write_text(markdown(results, reference_px))
+        (folder / "multiview_metrics.md").write_text(text)
         if pictures:
             grid = overlay_grid(pictures, (360, 640), len(pictures))
             cv2.imwrite(str(folder / "multiview_overlay.png"), grid[:, :, ::-1])
-    print(markdown(results, reference_px))
+    print(text)
     return out

@@ -169,6 +169,9 @@ class TeacherVideoSource:
         return image, self.K, joints
 
 
+ALL_FRAMES = (0, 1 << 30)
+
+
 @dataclass(frozen=True)
 class TeacherVideo:
     """One entry of a teacher set: a video (a path or a :func:`real_material.video_path`
@@ -177,7 +180,7 @@ class TeacherVideo:
 
     video: str
     labels: str
-    frames: tuple[int, int] = (0, 1 << 30)
+    frames: tuple[int, int] = ALL_FRAMES
     people: int | None = None
     weight: float = 1.0
 
@@ -189,7 +192,7 @@ def load_teacher_set(path: str | Path) -> list[TeacherVideo]:
     entries = yaml.safe_load(Path(path).read_text())
     if not isinstance(entries, list) or not entries:
         raise ValueError(f"{path}: expected a non-empty list of teacher videos")
-    return [TeacherVideo(**{**e, "frames": tuple(e.get("frames", (0, 1 << 30)))})
+    return [TeacherVideo(**{**e, "frames": tuple(e.get("frames", ALL_FRAMES))})
             for e in entries]
 
 

@@ -254,20 +254,19 @@ def main(argv: list[str] | None = None) -> dict:
                                  args.jta_split, args.jta_frame_step)
 
     if args.plate_share > 0 and not (args.teacher_video or args.teacher_set):
-        raise SystemExit("--plate-share needs --teacher-video (the plate is that video's)")
+        raise SystemExit("--plate-share needs --teacher-video or --teacher-set (the plate is "
+                         "that video's)")
     if args.object_share > 0 and not (args.real_backgrounds > 0 or args.negatives > 0):
         raise SystemExit("--object-share needs --real-backgrounds or --negatives (the cut-outs "
                          "go into those photographs)")
     teacher = None
-    if args.teacher_set:
-        if args.teacher_video:
-            raise SystemExit("--teacher-set and --teacher-video exclude each other")
-        teacher = sources.TeacherSetSource(sources.load_teacher_set(args.teacher_set), args.seed)
-    elif args.teacher_video:
-        from loco_ros.data.real_material import video_path
-
-        teacher = sources.TeacherVideoSource(video_path(args.teacher_video), args.teacher_labels,
-                                             tuple(args.teacher_frames), args.seed)
+    if args.teacher_set and args.teacher_video:
+        raise SystemExit("--teacher-set and --teacher-video exclude each other")
+    if args.teacher_set or args.teacher_video:  # one video is a set of one
+        entries = (sources.load_teacher_set(args.teacher_set) if args.teacher_set else
+                   [sources.TeacherVideo(args.teacher_video, args.teacher_labels,
+                                         tuple(args.teacher_frames))])
+        teacher = sources.TeacherSetSource(entries, args.seed)
 
     photos, mix = None, RealImageMix(args.real_backgrounds, args.negatives, args.real_textures,
                                      args.plate_share, args.object_share)
