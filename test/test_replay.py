@@ -39,7 +39,8 @@ def write_params(path) -> None:
     pitch, roll = (math.degrees(a) for a in angles_of_plane(plane))
     path.write_text(
         "/**:\n  ros__parameters:\n    device: cpu\n    cpu_threads: 1\n"
-        "    input_qos: reliable\n    ground_plane:\n      mode: fixed\n"
+        "    input_qos: reliable\n    frame_queue: 100\n"
+        "    ground_plane:\n      mode: fixed\n"
         f"      camera_height_m: {plane.camera_height_m:.6f}\n"
         f"      pitch_deg: {pitch:.6f}\n      roll_deg: {roll:.6f}\n")
 

@@ -2,8 +2,10 @@
 
 The constructor only declares parameters; configure reads them and loads the model, activate
 opens the backend and subscribes, deactivate unsubscribes and frees the backend (GPU memory).
-Inference runs on a worker thread over the newest frame only; frames that arrive while it is
-busy replace the waiting one and are counted as skipped, so latency never builds up.
+Inference runs on a worker thread. By default it takes the newest frame only: frames that
+arrive while it is busy replace the waiting one and are counted as skipped, so latency never
+builds up. ``frame_queue`` > 1 keeps that many frames waiting (a bag replay then keeps every
+frame while the worker catches up); when it is full the oldest is skipped and counted.
 
 ground_plane.mode ``auto``: the frame pipeline learns the ground from the people; the node
 publishes the estimate (latched ``~/ground_estimate``, when it converges or changes), reports
@@ -64,12 +66,12 @@ from loco_ros.ros.param_descriptors import LIVE, RESET_PARAMETER, descriptor, is
 from loco_ros.ros.params import config_with, declare_config_parameters, flat_defaults, read_config
 from loco_ros.runtime.estimator import LocoEstimator
 from loco_ros.runtime.frame_pipeline import FramePipeline, FrameResult, PipelineConfig
+from loco_ros.runtime.frame_queue import FrameQueue
 from loco_ros.runtime.ground_calibration import (
     describe_mount,
     load_calibration,
     save_calibration,
 )
-from loco_ros.runtime.latest_frame import LatestFrameSlot
 from loco_ros.runtime.node_config import NodeConfig, with_decoding
 from loco_ros.runtime.stats import RuntimeStats
 from loco_ros.stamps import stamp_ns_of, stamp_to_ns
@@ -124,7 +126,7 @@ class LocoNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self._stats = RuntimeStats()
-        self._slot: LatestFrameSlot[Frame] = LatestFrameSlot()
+        self._frames: FrameQueue[Frame] = FrameQueue()
         self._config: NodeConfig | None = None
         self._estimator: LocoEstimator | None = None
         self._pipeline: FramePipeline | None = None
@@ -325,7 +327,7 @@ class LocoNode(LifecycleNode):
                                      input_qos(self._config.input_qos, depth=5)),
             self.create_subscription(Image, "image", self._on_image, qos),
         ]
-        self._slot.reopen()
+        self._frames.reopen(self._config.frame_queue)
         self._stats.mark(ACTIVATED_EVENT)  # "no image for N s" counts from here
         self._running.set()
         self._worker = threading.Thread(target=self._work, name="loco_worker", daemon=True)
@@ -379,7 +381,7 @@ class LocoNode(LifecycleNode):
         """Stop the worker: wakes its wait at once, waits for a frame in progress up to
         ``timeout_s``. True when the thread has ended (or none ran)."""
         self._running.clear()
-        self._slot.close()
+        self._frames.close()
         if self._worker is None:
             return True
         self._worker.join(timeout=timeout_s)
@@ -430,7 +432,7 @@ class LocoNode(LifecycleNode):
         except InputError as err:
             self._reject(err)
             return
-        if self._slot.put(Frame(msg, now_ns, time.monotonic())):
+        if self._frames.put(Frame(msg, now_ns, time.monotonic())):
             self._stats.count("frames_skipped")
 
     # Worker thread ---------------------------------------------------------------------------
@@ -441,7 +443,7 @@ class LocoNode(LifecycleNode):
         # than `loco_bag process`, and contends with onnxruntime).
         torch.set_num_threads(torch.get_num_threads())
         while self._running.is_set() and self.context.ok():
-            frame = self._slot.take(timeout_s=0.1)
+            frame = self._frames.take(timeout_s=0.1)
             if frame is None:
                 continue
             try:

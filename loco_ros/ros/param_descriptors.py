@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
+from loco_ros.runtime.node_config import MAX_FRAME_QUEUE
+
 RESET_PARAMETER = "ground_plane.reset"
 # Parameters of mode auto read at configure only: the calibration keeps its state.
 AT_CONFIGURE = ("ground_plane.mode", "ground_plane.calibration_file", "ground_plane.auto.")
@@ -82,6 +84,9 @@ SPECS: dict[str, tuple[str, tuple[float, float] | None]] = {
                    (0, 14)),
     "input_qos": ("QoS of image and camera_info: sensor_data | reliable | system_default",
                   None),
+    "frame_queue": ("frames waiting for the worker: 1 = newest only (live cameras); more keeps "
+                    "every frame of a replay while the worker catches up; when full the "
+                    "oldest is skipped and counted", (1, MAX_FRAME_QUEUE)),
     "camera_info_mode": ("latest: newest CameraInfo; exact: the one with the image's stamp",
                          None),
     "fallback_fx": ("focal x (px) used only without CameraInfo; 0 = no fallback", (0.0, 1e6)),

@@ -13,6 +13,8 @@ from loco_ros.decoding.ground_plane import GroundPlaneConfig
 from loco_ros.errors import ConfigError
 from loco_ros.runtime.tracking import TrackingConfig
 
+MAX_FRAME_QUEUE = 300  # frames held in memory at most (300 full-HD RGB frames: 1.9 GB)
+
 
 @dataclass(frozen=True)
 class NodeConfig:
@@ -28,6 +30,7 @@ class NodeConfig:
     decode_threshold: float = 0.0  # peak threshold in (0, 1); 0 = the model's (model.yaml)
     min_joints: int = 0  # people with fewer detected joints are dropped; 0 = the model's
     input_qos: str = "sensor_data"  # sensor_data | reliable | system_default
+    frame_queue: int = 1  # frames waiting for the worker; 1 = newest only; oldest skipped if full
     camera_info_mode: str = "latest"  # latest | exact (same stamp as the image)
     image_is_rectified: bool = False  # True: image_rect (CameraInfo.p); False: raw (k, d)
     fallback_fx: float = 0.0  # used only without CameraInfo; 0 = no fallback
@@ -57,6 +60,8 @@ class NodeConfig:
         fallback = (self.fallback_fx, self.fallback_fy, self.fallback_cx, self.fallback_cy)
         _require(all(v >= 0 for v in fallback), "fallback intrinsics must be >= 0")
         _require(self.max_image_pixels > 0, "max_image_pixels must be > 0")
+        _require(1 <= self.frame_queue <= MAX_FRAME_QUEUE,
+                 f"frame_queue must be in [1, {MAX_FRAME_QUEUE}], not {self.frame_queue}")
         _require(self.marker_lifetime_s >= 0, "marker_lifetime_s must be >= 0")
         _require(self.diagnostics_period_s > 0, "diagnostics_period_s must be > 0")
         _require(self.diagnostics_window_s > 0, "diagnostics_window_s must be > 0")
