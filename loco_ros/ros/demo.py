@@ -33,8 +33,9 @@ from loco_ros.evaluation.replay_report import (
 from loco_ros.msg import Pose3DArray
 from loco_ros.stamps import stamp_ns_of
 
-# A replay of recorded data should lose nothing: reliable input, as `ros2 bag play` sends.
-NODE_ARGS: list[str] = ["-p", "input_qos:=reliable"]
+# A replay of recorded data should lose nothing: reliable input, as `ros2 bag play` sends,
+# and frames queued while the node is busy rather than skipped (a slow or busy CPU).
+NODE_ARGS: list[str] = ["-p", "input_qos:=reliable", "-p", "frame_queue:=100"]
 OUTPUT_TOPICS = ("/people/poses3d", "/people/markers", "/diagnostics")
 
 
