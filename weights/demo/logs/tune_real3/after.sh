@@ -4,6 +4,7 @@ set -e
 cd "$(git rev-parse --show-toplevel)"
 source tools/env.sh
 R=${R:-runs/real3}  # the run to judge (R=runs/real4 for step 0d)
+# SYN_FRAMES: synthetic tuning frames (200; 600 from step 0j on)
 for c in best final; do
   mkdir -p $R/cand_$c
   cp $R/model.yaml weights/demo/vha.safetensors weights/demo/refiner.safetensors $R/cand_$c/
@@ -21,7 +22,7 @@ done
 mkdir -p $R/tune_syn
 for c in final best; do
   [ -d $R/tune_$c ] || continue
-  python -m loco_ros.cli evaluate --model $R/cand_$c --source synthetic --frames 200 --seed 555 --people 1 20 \
+  python -m loco_ros.cli evaluate --model $R/cand_$c --source synthetic --frames ${SYN_FRAMES:-200} --seed 555 --people 1 20 \
     --distance 2 25 --focal-jitter 0.3 --out $R/tune_syn/$c --threads 2 --no-vha > $R/tune_syn/$c.log 2>&1
   echo synthetic-tuned $c
 done
