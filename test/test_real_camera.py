@@ -15,7 +15,13 @@ from conftest import fetched
 from loco_ros.config import ModelConfig, load_yaml
 from loco_ros.data import real_material
 from loco_ros.decoding.lifting import project_to_image
-from loco_ros.metrics import countable, frame_counts, visible_joints
+from loco_ros.metrics import (
+    RecallBySize,
+    countable,
+    frame_counts,
+    match_people,
+    visible_joints,
+)
 from loco_ros.skeleton import NUM_JOINTS, STANDING_POSE_M
 from loco_ros.teacher.pseudo3d import RENDERED_CHAIN_M, body_chain_m, pseudo_3d_people
 from loco_ros.training.real_images import (
@@ -109,6 +115,21 @@ def test_frame_counts_precision_recall_pck_and_ignored_people() -> None:
     scores = counts.scores()
     assert scores["precision"] == 0.5 and scores["recall"] == 0.5
     assert scores["pck"] == pytest.approx(13 / 14)
+
+
+def test_recall_by_height_bins_the_found_people_by_their_image_height() -> None:
+    ref = np.stack([_person(100, 50, 160), _person(400, 60, 150), _person(600, 10, 40)])
+    ref_uv = visible_joints(ref, np.ones(ref.shape[:2]))
+    counted = countable(ref_uv, min_height_px=30)
+    match = match_people(ref_uv, np.stack([ref[1] + 2.0, ref[2] - 1.0]), counted)
+    assert match.found(3).tolist() == [False, True, True]
+    by_size = RecallBySize((0.05, 0.2, 0.5, float("inf")))
+    image_h = 480
+    by_size.add(match.height_px[counted] / image_h, match.found(3)[counted])  # 0.33 0.31 0.08
+    by_size.add(np.array([0.6, 0.01]), np.array([False, True]))  # 0.01: under every bin
+    rows = by_size.rows()
+    assert [(r["reference"], r["found"]) for r in rows] == [(1, 1), (2, 1), (1, 0)]
+    assert rows[1]["recall"] == 0.5 and rows[2]["height_frac"] == [0.5, None]
 
 
 def test_invisible_reference_joints_do_not_count() -> None:
@@ -379,5 +400,8 @@ def test_shipped_model_on_held_out_real_material() -> None:
                                             progress=False)
     assert result["precision"] >= REAL_PRECISION_FLOOR, result
     assert result["recall"] >= REAL_RECALL_FLOOR, result
+    by_height = result["recall_by_height"]  # the same people, binned by their size
+    assert sum(b["found"] for b in by_height) == result["counts"]["matched"]
+    assert sum(b["reference"] for b in by_height) == result["counts"]["reference"]
     free, _ = real_footage.evaluate_people_free(model, stills, progress=False)
     assert free["people_per_image"] <= PEOPLE_FREE_CEILING, free

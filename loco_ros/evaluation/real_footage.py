@@ -38,7 +38,14 @@ from tqdm import tqdm
 
 from loco_ros.data.video import nominal_K, video_frames
 from loco_ros.evaluation import add_model_argument, model_dir
-from loco_ros.metrics import Pose2dCounts, countable, frame_counts, visible_joints
+from loco_ros.metrics import (
+    Pose2dCounts,
+    RecallBySize,
+    countable,
+    frame_counts,
+    match_people,
+    visible_joints,
+)
 from loco_ros.metrics.tables import format_markdown_table
 from loco_ros.skeleton import LIMBS
 from loco_ros.types import People
@@ -108,13 +115,17 @@ def draw_reference(image_rgb: np.ndarray, uv_px: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class ScoredFrame:
     """One labelled frame run through the model: its index, the image (RGB), the reference
-    people's visible joints (R, J, 2) px, the model's people and the frame's counts."""
+    people's visible joints (R, J, 2) px, the model's people, the frame's counts and, of
+    the countable reference people, the height as a fraction of the image's (C,) and
+    whether the model found them (C,) bool."""
 
     index: int
     image: np.ndarray
     reference_uv: np.ndarray
     people: People
     counts: Pose2dCounts
+    height_frac: np.ndarray
+    found: np.ndarray
 
     def picture(self) -> np.ndarray:
         """The image with the reference in white and the model's people in colour."""
@@ -148,8 +159,12 @@ def scored_frames(model: Model, video: str | Path, labels_path: str | Path,
             ref = by_index[index]
             ref_uv = visible_joints(ref.joints_px, ref.visibility)
             people = model.people(image, K)
-            counts = frame_counts(ref_uv, people.uv_px, countable(ref_uv, min_height_frac * h))
-            yield ScoredFrame(index, image, ref_uv, people, counts)
+            counted = countable(ref_uv, min_height_frac * h)
+            counts = frame_counts(ref_uv, people.uv_px, counted)
+            match = match_people(ref_uv, people.uv_px, counted)
+            found = match.found(len(ref_uv))[counted]
+            yield ScoredFrame(index, image, ref_uv, people, counts,
+                              match.height_px[counted] / h, found)
 
     return frames, min_height_frac * h, run()
 
@@ -163,12 +178,13 @@ def evaluate_video(model: Model, video: str | Path, labels_path: str | Path,
     predictions coloured)."""
     frames, min_height_px, scored = scored_frames(model, video, labels_path, frames, focal_px,
                                                   min_height_frac, progress)
-    total = Pose2dCounts()
+    total, by_size = Pose2dCounts(), RecallBySize()
     show = set(np.linspace(0, len(frames) - 1, overlay_frames).round().astype(int).tolist()
                if frames else [])
     pictures = []
     for n, frame in enumerate(scored):
         total.add(frame.counts)
+        by_size.add(frame.height_frac, frame.found)
         if n in show:
             picture = frame.picture()
             cv2.putText(picture, f"{Path(video).name} frame {frame.index}", (8, 22),
@@ -176,7 +192,8 @@ def evaluate_video(model: Model, video: str | Path, labels_path: str | Path,
             pictures.append(picture)
     result = {"video": Path(video).name, "labels": str(labels_path), "frames": len(frames),
               "frame_range": [min(frames), max(frames)] if frames else [],
-              "min_height_px": min_height_px, **total.scores(), "counts": vars(total)}
+              "min_height_px": min_height_px, **total.scores(), "counts": vars(total),
+              "recall_by_height": by_size.rows()}
     return result, pictures
 
 
@@ -229,13 +246,30 @@ def markdown(results: dict) -> str:
             rows.append([f"people-free photos ({r['images']} images)", "-", "-", "-",
                          f"{r['people_per_image']:.3f}"])
         else:
-            label = f"{r['video']} frames {r['frame_range'][0]}-{r['frame_range'][1]}" \
-                f" ({r['frames']} frames)" + (f", {r['variant']}" if "variant" in r else "")
-            rows.append([label, f"{100 * r['precision']:.1f} %",
+            rows.append([_video_label(r), f"{100 * r['precision']:.1f} %",
                          f"{100 * r['recall']:.1f} %", f"{100 * r['pck']:.1f} %", "-"])
-    return format_markdown_table(
+    table = format_markdown_table(
         ["real material", "person precision", "person recall", "PCK@0.2 (matched)",
          "people per image"], rows)
+    videos = {name: r for name, r in results.items() if "recall_by_height" in r}
+    return table + ("\n\n" + size_markdown(videos) if videos else "")
+
+
+def _video_label(r: dict) -> str:
+    return (f"{r['video']} frames {r['frame_range'][0]}-{r['frame_range'][1]}"
+            f" ({r['frames']} frames)" + (f", {r['variant']}" if "variant" in r else ""))
+
+
+def size_markdown(videos: dict) -> str:
+    """Person recall by the reference people's height (fraction of the image height)."""
+    bins = next(iter(videos.values()))["recall_by_height"]
+    header = ["person recall by height / image height"] + [
+        f"{b['height_frac'][0]:g}-{b['height_frac'][1]:g}" if b["height_frac"][1] is not None
+        else f">= {b['height_frac'][0]:g}" for b in bins]
+    rows = [[_video_label(r)] + [f"{100 * b['recall']:.0f} % of {b['reference']}"
+                                 if b["reference"] else "-" for b in r["recall_by_height"]]
+            for r in videos.values()]
+    return format_markdown_table(header, rows)
 
 
 def held_out_real(model: Model, args: argparse.Namespace) -> tuple[dict, list[np.ndarray]]:

@@ -11,7 +11,8 @@ J = 14 joints; 3D points in metres (camera optical frame), absent joints NaN.
 - :mod:`.pck`: :func:`pck3d`, PandaNet's 3DPCK@150mm with distance bins and per-joint
   breakdown.
 - :mod:`.pose2d`: :func:`frame_counts` / :class:`Pose2dCounts`, person precision / recall
-  and PCK@0.2 of the height in pixels, against a reference on real footage.
+  and PCK@0.2 of the height in pixels, against a reference on real footage;
+  :func:`match_people` and :class:`RecallBySize`, recall by the people's image height.
 - :mod:`.peak_f1`: :func:`peak_f1`, the VHA's F1 of peaks at 0/1/2 voxels (paper Table 2).
 - :mod:`.tables`: :func:`format_markdown_table` and ``*_table`` helpers print the results.
 
@@ -36,7 +37,15 @@ from loco_ros.metrics.pck import (
     person_distance_m,
 )
 from loco_ros.metrics.peak_f1 import PeakCounts, peak_f1
-from loco_ros.metrics.pose2d import Pose2dCounts, countable, frame_counts, visible_joints
+from loco_ros.metrics.pose2d import (
+    PersonMatch,
+    Pose2dCounts,
+    RecallBySize,
+    countable,
+    frame_counts,
+    match_people,
+    visible_joints,
+)
 from loco_ros.metrics.tables import (
     format_markdown_table,
     jta_table,
@@ -51,7 +60,9 @@ __all__ = [
     "JtaCounts",
     "PckCounts",
     "PeakCounts",
+    "PersonMatch",
     "Pose2dCounts",
+    "RecallBySize",
     "countable",
     "format_markdown_table",
     "frame_counts",
@@ -62,6 +73,7 @@ __all__ = [
     "jta_scores",
     "jta_table",
     "match_people_hungarian",
+    "match_people",
     "match_people_in_image",
     "mpjpe_mm",
     "pck3d",

@@ -73,22 +73,81 @@ class Pose2dCounts:
         return {"precision": pr, "recall": re, "f1": f1, "pck": pck}
 
 
+@dataclass(frozen=True)
+class PersonMatch:
+    """One image's one-to-one match: ``pairs`` (M, 2) int (reference, prediction) rows of
+    countable reference people, ``ignored_predictions`` matched to ignored references, and
+    the reference heights (R,) px."""
+
+    pairs: np.ndarray
+    ignored_predictions: int
+    height_px: np.ndarray
+
+    def found(self, n_reference: int) -> np.ndarray:
+        """(R,) bool: the reference people that a prediction matched."""
+        found = np.zeros(n_reference, bool)
+        found[self.pairs[:, 0]] = True
+        return found
+
+
+def match_people(ref_visible_uv_px: np.ndarray, pred_uv_px: np.ndarray,
+                 countable_ref: np.ndarray, max_mean_error: float = 0.5) -> PersonMatch:
+    """Match (R, J, 2) visible reference pixels with (P, J, 2) predictions (see the module
+    docstring); ``countable_ref`` (R,) bool from :func:`countable`."""
+    ref = _as_people_array(ref_visible_uv_px, "ref_visible_uv_px", 2)
+    pred = _as_people_array(pred_uv_px, "pred_uv_px", 2)
+    height = np.maximum(person_height_px(ref), 1.0)
+    pairs = _match_by_mean_distance(ref, pred, max_mean_error, gt_scale=height)
+    counted = np.asarray(countable_ref, bool)
+    ignored = {int(p) for r, p in pairs if not counted[r]}
+    pairs = np.array([(r, p) for r, p in pairs if counted[r]], np.int64).reshape(-1, 2)
+    return PersonMatch(pairs, len(ignored), height)
+
+
 def frame_counts(ref_visible_uv_px: np.ndarray, pred_uv_px: np.ndarray, countable_ref:
                  np.ndarray, alpha: float = 0.2, max_mean_error: float = 0.5) -> Pose2dCounts:
     """Counts of one image. ``ref_visible_uv_px`` (R, J, 2) from :func:`visible_joints`,
     ``pred_uv_px`` (P, J, 2), ``countable_ref`` (R,) bool from :func:`countable`."""
     ref = _as_people_array(ref_visible_uv_px, "ref_visible_uv_px", 2)
     pred = _as_people_array(pred_uv_px, "pred_uv_px", 2)
-    height = np.maximum(person_height_px(ref), 1.0)
-    pairs = _match_by_mean_distance(ref, pred, max_mean_error, gt_scale=height)
-    counted = np.asarray(countable_ref, bool)
-    ignored_pred = {int(p) for r, p in pairs if not counted[r]}
-    pairs = np.array([(r, p) for r, p in pairs if counted[r]], np.int64).reshape(-1, 2)
+    match = match_people(ref, pred, countable_ref, max_mean_error)
+    pairs = match.pairs
     dist = np.linalg.norm(ref[pairs[:, 0]] - pred[pairs[:, 1]], axis=2)  # (M, J)
     visible = np.isfinite(ref[pairs[:, 0], :, 0])
-    correct = visible & (dist <= alpha * height[pairs[:, 0]][:, None])  # NaN pred: wrong
+    correct = visible & (dist <= alpha * match.height_px[pairs[:, 0]][:, None])  # NaN: wrong
     return Pose2dCounts(
-        matched=len(pairs), reference=int(counted.sum()),
-        predicted=pred.shape[0] - len(ignored_pred),
+        matched=len(pairs), reference=int(np.asarray(countable_ref, bool).sum()),
+        predicted=pred.shape[0] - match.ignored_predictions,
         joints_correct=int(correct.sum()), joints_visible=int(visible.sum()),
     )
+
+
+# Reference heights as fractions of the image height: the edges of recall_by_size's bins.
+SIZE_EDGES_FRAC = (0.1, 0.15, 0.2, 0.3, 0.45, float("inf"))
+
+
+@dataclass
+class RecallBySize:
+    """Countable reference people and those found, by height (fraction of the image's)."""
+
+    edges_frac: tuple[float, ...] = SIZE_EDGES_FRAC
+
+    def __post_init__(self) -> None:
+        self.reference = np.zeros(len(self.edges_frac) - 1, np.int64)
+        self.found = np.zeros(len(self.edges_frac) - 1, np.int64)
+
+    def add(self, height_frac: np.ndarray, found: np.ndarray) -> None:
+        """``height_frac`` (C,) and ``found`` (C,) bool of one image's countable people."""
+        bins = np.digitize(np.asarray(height_frac, np.float64), self.edges_frac) - 1
+        inside = (bins >= 0) & (bins < len(self.reference))
+        np.add.at(self.reference, bins[inside], 1)
+        np.add.at(self.found, bins[inside], np.asarray(found, bool)[inside].astype(np.int64))
+
+    def rows(self) -> list[dict]:
+        """One dict per bin: height_frac [lo, hi) (hi None: no upper edge), reference,
+        found, recall (NaN if empty)."""
+        return [{"height_frac": [lo, None if np.isinf(hi) else hi], "reference": int(n),
+                 "found": int(k),
+                 "recall": k / n if n else float("nan")}
+                for lo, hi, n, k in zip(self.edges_frac[:-1], self.edges_frac[1:],
+                                        self.reference, self.found, strict=True)]
