@@ -122,10 +122,10 @@ def test_recall_by_height_bins_the_found_people_by_their_image_height() -> None:
     ref_uv = visible_joints(ref, np.ones(ref.shape[:2]))
     counted = countable(ref_uv, min_height_px=30)
     match = match_people(ref_uv, np.stack([ref[1] + 2.0, ref[2] - 1.0]), counted)
-    assert match.found(3).tolist() == [False, True, True]
+    assert match.found.tolist() == [False, True, True]
     by_size = RecallBySize((0.05, 0.2, 0.5, float("inf")))
     image_h = 480
-    by_size.add(match.height_px[counted] / image_h, match.found(3)[counted])  # 0.33 0.31 0.08
+    by_size.add(match.height_px[counted] / image_h, match.found[counted])  # 0.33 0.31 0.08
     by_size.add(np.array([0.6, 0.01]), np.array([False, True]))  # 0.01: under every bin
     rows = by_size.rows()
     assert [(r["reference"], r["found"]) for r in rows] == [(1, 1), (2, 1), (1, 0)]

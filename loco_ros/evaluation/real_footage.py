@@ -42,7 +42,6 @@ from loco_ros.metrics import (
     Pose2dCounts,
     RecallBySize,
     countable,
-    frame_counts,
     match_people,
     visible_joints,
 )
@@ -159,12 +158,10 @@ def scored_frames(model: Model, video: str | Path, labels_path: str | Path,
             ref = by_index[index]
             ref_uv = visible_joints(ref.joints_px, ref.visibility)
             people = model.people(image, K)
-            counted = countable(ref_uv, min_height_frac * h)
-            counts = frame_counts(ref_uv, people.uv_px, counted)
-            match = match_people(ref_uv, people.uv_px, counted)
-            found = match.found(len(ref_uv))[counted]
-            yield ScoredFrame(index, image, ref_uv, people, counts,
-                              match.height_px[counted] / h, found)
+            match = match_people(ref_uv, people.uv_px, countable(ref_uv, min_height_frac * h))
+            counted = match.countable
+            yield ScoredFrame(index, image, ref_uv, people, match.counts(ref_uv, people.uv_px),
+                              match.height_px[counted] / h, match.found[counted])
 
     return frames, min_height_frac * h, run()
 

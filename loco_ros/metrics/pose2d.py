@@ -76,18 +76,34 @@ class Pose2dCounts:
 @dataclass(frozen=True)
 class PersonMatch:
     """One image's one-to-one match: ``pairs`` (M, 2) int (reference, prediction) rows of
-    countable reference people, ``ignored_predictions`` matched to ignored references, and
-    the reference heights (R,) px."""
+    countable reference people, ``ignored_predictions`` matched to ignored references, the
+    reference heights (R,) px and which references count (R,) bool."""
 
     pairs: np.ndarray
     ignored_predictions: int
     height_px: np.ndarray
+    countable: np.ndarray
 
-    def found(self, n_reference: int) -> np.ndarray:
+    @property
+    def found(self) -> np.ndarray:
         """(R,) bool: the reference people that a prediction matched."""
-        found = np.zeros(n_reference, bool)
+        found = np.zeros(len(self.height_px), bool)
         found[self.pairs[:, 0]] = True
         return found
+
+    def counts(self, ref_visible_uv_px: np.ndarray, pred_uv_px: np.ndarray,
+               alpha: float = 0.2) -> Pose2dCounts:
+        """The image's counts, PCK@``alpha`` of the matched people's visible joints; the
+        arrays are those the match was made of."""
+        ref, pred, pairs = ref_visible_uv_px, pred_uv_px, self.pairs
+        dist = np.linalg.norm(ref[pairs[:, 0]] - pred[pairs[:, 1]], axis=2)  # (M, J)
+        visible = np.isfinite(ref[pairs[:, 0], :, 0])
+        correct = visible & (dist <= alpha * self.height_px[pairs[:, 0]][:, None])  # NaN: wrong
+        return Pose2dCounts(
+            matched=len(pairs), reference=int(self.countable.sum()),
+            predicted=len(pred) - self.ignored_predictions,
+            joints_correct=int(correct.sum()), joints_visible=int(visible.sum()),
+        )
 
 
 def match_people(ref_visible_uv_px: np.ndarray, pred_uv_px: np.ndarray,
@@ -101,7 +117,7 @@ def match_people(ref_visible_uv_px: np.ndarray, pred_uv_px: np.ndarray,
     counted = np.asarray(countable_ref, bool)
     ignored = {int(p) for r, p in pairs if not counted[r]}
     pairs = np.array([(r, p) for r, p in pairs if counted[r]], np.int64).reshape(-1, 2)
-    return PersonMatch(pairs, len(ignored), height)
+    return PersonMatch(pairs, len(ignored), height, counted)
 
 
 def frame_counts(ref_visible_uv_px: np.ndarray, pred_uv_px: np.ndarray, countable_ref:
@@ -110,16 +126,7 @@ def frame_counts(ref_visible_uv_px: np.ndarray, pred_uv_px: np.ndarray, countabl
     ``pred_uv_px`` (P, J, 2), ``countable_ref`` (R,) bool from :func:`countable`."""
     ref = _as_people_array(ref_visible_uv_px, "ref_visible_uv_px", 2)
     pred = _as_people_array(pred_uv_px, "pred_uv_px", 2)
-    match = match_people(ref, pred, countable_ref, max_mean_error)
-    pairs = match.pairs
-    dist = np.linalg.norm(ref[pairs[:, 0]] - pred[pairs[:, 1]], axis=2)  # (M, J)
-    visible = np.isfinite(ref[pairs[:, 0], :, 0])
-    correct = visible & (dist <= alpha * match.height_px[pairs[:, 0]][:, None])  # NaN: wrong
-    return Pose2dCounts(
-        matched=len(pairs), reference=int(np.asarray(countable_ref, bool).sum()),
-        predicted=pred.shape[0] - match.ignored_predictions,
-        joints_correct=int(correct.sum()), joints_visible=int(visible.sum()),
-    )
+    return match_people(ref, pred, countable_ref, max_mean_error).counts(ref, pred, alpha)
 
 
 # Reference heights as fractions of the image height: the edges of recall_by_size's bins.

@@ -19,9 +19,7 @@ class FrameQueue(Generic[T]):
     counts) the oldest."""
 
     def __init__(self, capacity: int = 1) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be >= 1, not {capacity}")
-        self.capacity = capacity
+        self.capacity = _checked(capacity)
         self._condition = threading.Condition()
         self._items: deque[T] = deque()
         self._closed = False
@@ -58,8 +56,12 @@ class FrameQueue(Generic[T]):
         """Accept takers again after close(), empty (and with a new capacity if given)."""
         with self._condition:
             if capacity is not None:
-                if capacity < 1:
-                    raise ValueError(f"capacity must be >= 1, not {capacity}")
-                self.capacity = capacity
+                self.capacity = _checked(capacity)
             self._closed = False
             self._items.clear()
+
+
+def _checked(capacity: int) -> int:
+    if capacity < 1:
+        raise ValueError(f"capacity must be >= 1, not {capacity}")
+    return capacity
