@@ -32,6 +32,9 @@ What each item is for (never mix the roles):
   clothes, hands and pictograms of people are left out (:data:`OBJECT_CATEGORIES`,
   :data:`OBJECTS_WITH_PEOPLE`).
 - ``pybullet``: DeepMimic motion-capture clips (real human motion for the pose sampler).
+- ``gcompris``: GCompris's real photographs of animals (wild and farm), people-free (checked
+  by eye on a contact sheet): the "nobody there" choice set of the decoding and checkpoint
+  rule (COMMANDS step 0k). Neither trained on nor part of the held-out sets.
 """
 
 from __future__ import annotations
@@ -87,6 +90,10 @@ MATERIALS: dict[str, Material] = {
     "pybullet": Material("pypi", "pybullet", "3.2.7",
                          ("pybullet_data/data/motions/humanoid3d_*.txt",
                           "pybullet_data/humanoid/humanoid.urdf")),
+    "gcompris": Material("deb", "gcompris-qt-data", "3.1-2",
+                         tuple(f"usr/share/gcompris-qt/rcc/{name}.rcc"
+                               for name in ("erase", "explore_farm_animals",
+                                            "explore_world_animals"))),
     "mediapipe": Material("pypi", "mediapipe", "0.10.21",
                           ("mediapipe/modules/pose_detection/*",
                            "mediapipe/modules/pose_landmark/*")),
@@ -260,6 +267,26 @@ def people_free_stills(root: Path | None = None) -> list[Path]:
     return sorted(p for folder in folders for p in folder.iterdir()
                   if p.suffix.lower() in IMAGE_SUFFIXES
                   and not _matches_any(p.name, STILLS_WITH_PEOPLE))
+
+
+def people_free_tuning_photos(root: Path | None = None) -> list[Path]:
+    """The "nobody there" choice set: GCompris's animal photographs (WebP, sorted), taken out
+    of its Qt resource bundles once. Tuning only: training never reads these, and they are
+    not part of the held-out sets."""
+    from loco_ros.data.qt_resources import read_qt_resources
+
+    bundles = fetch("gcompris", root) / "usr/share/gcompris-qt/rcc"
+    folder = bundles.parent / "photos"
+    marker = folder / ".complete"
+    if not marker.exists():
+        for bundle in sorted(bundles.glob("*.rcc")):
+            for name, data in read_qt_resources(bundle).items():
+                if name.endswith(".webp"):
+                    out = folder / bundle.stem / Path(name).name
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_bytes(data)
+        marker.write_text("")
+    return sorted(folder.rglob("*.webp"))
 
 
 def background_photos(root: Path | None = None) -> list[Path]:

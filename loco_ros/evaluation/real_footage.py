@@ -13,7 +13,10 @@ intrinsics of a video without calibration are nominal (``--focal-px``, default t
 width, principal point at the centre): 2D metrics do not depend on them.
 
 Images: the number of people found per image (on people-free photographs every one is a
-false person).
+false person). ``--images gcompris`` is the people-free choice set (GCompris's animal
+photographs: tuning only, never trained on, not held out). With ``--thresholds`` (and
+``--min-joints``, ``--duplicate-fracs``) a video or an image set is scored under every
+decoding of that grid.
 
 ``--source real`` runs the held-out real sets of the project (README "On a real camera"):
 ``vtest.avi`` frames 450-794 (the training split is 0-399, 400-449 are for tuning),
@@ -236,11 +239,12 @@ def overlay_grid(pictures: Sequence[np.ndarray], tile_wh: tuple[int, int] = (640
 
 
 def markdown(results: dict) -> str:
-    """The real-footage table of ``results`` (keys: video results and ``people_free``)."""
+    """The real-footage table of ``results`` (video results and people-free photo results)."""
     rows = []
     for name, r in results.items():
-        if name == "people_free":
-            rows.append([f"people-free photos ({r['images']} images)", "-", "-", "-",
+        if "people_per_image" in r:
+            variant = f", {r['variant']}" if "variant" in r else ""
+            rows.append([f"people-free photos ({r['images']} images){variant}", "-", "-", "-",
                          f"{r['people_per_image']:.3f}"])
         else:
             rows.append([_video_label(r), f"{100 * r['precision']:.1f} %",
@@ -299,12 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--focal-px", type=float, default=None, help="default: the image width")
     p.add_argument("--min-height-frac", type=float, default=0.1,
                    help="reference people shorter than this share of the image are ignored")
-    p.add_argument("--images", nargs="+", default=None, help="image files or folders")
+    p.add_argument("--images", nargs="+", default=None,
+                   help="image files or folders; 'gcompris': the people-free choice set "
+                   "(real_material.people_free_tuning_photos)")
     p.add_argument("--views", nargs="+", default=None,
                    help="--source multiview: Pose2Sim views (default: the untrained cam01 cam02)")
     p.add_argument("--thresholds", type=float, nargs="+", default=None,
-                   help="--source video: score each decode threshold (tuning on a split that "
-                   "is neither trained nor tested on)")
+                   help="--source video or images: score each decode threshold (tuning on "
+                   "material that is neither trained nor tested on)")
     p.add_argument("--min-joints", type=int, nargs="+", default=None,
                    help="with --thresholds: also each association.min_joints")
     p.add_argument("--duplicate-fracs", type=float, nargs="+", default=None,
@@ -319,11 +325,51 @@ def build_parser() -> argparse.ArgumentParser:
 def _image_paths(items: Sequence[str]) -> list[Path]:
     from loco_ros.data.real_material import IMAGE_SUFFIXES
 
+    from loco_ros.data.real_material import people_free_tuning_photos
+
     paths: list[Path] = []
     for item in map(Path, items):
+        if str(item) == "gcompris":
+            paths += people_free_tuning_photos()
+            continue
         paths += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
             if item.is_dir() else [item]
     return paths
+
+
+def decoding_variants(model: Model, args: argparse.Namespace) -> dict[str, Model]:
+    """``{"video" or "people_free": model}``, or with ``--thresholds`` the model under every
+    decoding of the grid (thresholds x min_joints x duplicate_fracs), keyed by its name."""
+    if not args.thresholds:
+        return {"video" if args.source == "video" else "people_free": model}
+    c = model.config
+    return {f"threshold {t:g}, min_joints {j}, duplicate_frac {f:g}": model.with_decoding(t, j, f)
+            for t in args.thresholds
+            for j in (args.min_joints or [c.association.min_joints])
+            for f in (args.duplicate_fracs or [c.association.duplicate_frac])}
+
+
+def _score_variants(model: Model, args: argparse.Namespace) -> tuple[dict, list[np.ndarray]]:
+    """--source video or images: every decoding variant scored on the same material."""
+    from loco_ros.data.real_material import video_path
+
+    if args.source == "video" and not (args.video and args.labels):
+        raise SystemExit("--video and --labels are required with --source video")
+    if args.source == "images" and not args.images:
+        raise SystemExit("--images is required with --source images")
+    first, end = args.frame_range or (0, 1 << 30)
+    results, pictures = {}, []
+    for name, variant in decoding_variants(model, args).items():
+        if args.source == "video":
+            result, shown = evaluate_video(
+                variant, video_path(args.video), args.labels, range(first, end, args.frame_step),
+                args.focal_px, args.min_height_frac, 4, not args.no_progress)
+        else:
+            result, shown = evaluate_people_free(variant, _image_paths(args.images),
+                                                 not args.no_progress)
+        results[name] = {**result, "variant": name} if args.thresholds else result
+        pictures = pictures or shown
+    return results, pictures
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -339,33 +385,8 @@ def main(argv: list[str] | None = None) -> dict:
         return real_metric.run(model, args)
     if args.source == "real":
         results, pictures = held_out_real(model, args)
-    elif args.source == "video":
-        if not (args.video and args.labels):
-            raise SystemExit("--video and --labels are required with --source video")
-        from loco_ros.data.real_material import video_path
-
-        first, end = args.frame_range or (0, 1 << 30)
-        variants = {"video": model}
-        if args.thresholds:
-            c = model.config
-            variants = {f"threshold {t:g}, min_joints {j}, duplicate_frac {f:g}":
-                        model.with_decoding(t, j, f)
-                        for t in args.thresholds
-                        for j in (args.min_joints or [c.association.min_joints])
-                        for f in (args.duplicate_fracs or [c.association.duplicate_frac])}
-        results, pictures = {}, []
-        for name, variant in variants.items():
-            result, shown = evaluate_video(
-                variant, video_path(args.video), args.labels, range(first, end, args.frame_step),
-                args.focal_px, args.min_height_frac, 4, not args.no_progress)
-            results[name] = {**result, "variant": name} if args.thresholds else result
-            pictures = pictures or shown
     else:
-        if not args.images:
-            raise SystemExit("--images is required with --source images")
-        result, pictures = evaluate_people_free(model, _image_paths(args.images),
-                                                not args.no_progress)
-        results = {"people_free": result}
+        results, pictures = _score_variants(model, args)
     text = markdown(results)
     print(text)
     results["model"], results["wall_s"] = str(args.model), time.time() - t0
