@@ -79,6 +79,19 @@ class NodeHarness:
             self.executor.spin_once(timeout_sec=0.05)
         return condition()
 
+    def call_idempotent(self, client, request, timeout_s: float = 60.0, retry_s: float = 5.0):
+        """The response of a service call that may be repeated without effect (get_state,
+        get_parameters), sent again every ``retry_s``: a request sent while the server's
+        reply path is still being matched over DDS can go unanswered. None after
+        ``timeout_s``."""
+        assert self.spin_until(lambda: client.service_is_ready(), timeout_s), client.srv_name
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            future = client.call_async(request)
+            if self.spin_until(future.done, min(retry_s, deadline - time.monotonic())):
+                return future.result()
+        return None
+
     def wait_for_node(self, process: subprocess.Popen, timeout_s: float = 90.0) -> None:
         """Until the node subscribes to image and camera_info (it is then active)."""
 

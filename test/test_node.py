@@ -328,13 +328,15 @@ def test_broken_weights_fail_configure_then_the_node_recovers(harness, start_pro
         assert harness.spin_until(future.done, 60.0), name
         return future.result()
 
-    state = call(GetState, "/loco_node/get_state", GetState.Request())
+    state = harness.call_idempotent(node.create_client(GetState, "/loco_node/get_state"),
+                                    GetState.Request())
     assert state.current_state.id == State.PRIMARY_STATE_UNCONFIGURED
     assert process.poll() is None
     value = ParameterValue(type=ParameterType.PARAMETER_STRING,
                            string_value=str(random_model_dir))
-    result = call(SetParameters, "/loco_node/set_parameters",
-                  SetParameters.Request(parameters=[Parameter(name="model_dir", value=value)]))
+    result = harness.call_idempotent(  # setting the same value again changes nothing
+        node.create_client(SetParameters, "/loco_node/set_parameters"),
+        SetParameters.Request(parameters=[Parameter(name="model_dir", value=value)]))
     assert result.results[0].successful
     for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
         request = ChangeState.Request()
@@ -355,10 +357,8 @@ def _output_of_unconfigured_node(harness, process) -> str:
     from lifecycle_msgs.srv import GetState
 
     client = harness.node.create_client(GetState, "/loco_node/get_state")
-    assert harness.spin_until(lambda: client.service_is_ready(), 60.0)
-    future = client.call_async(GetState.Request())
-    assert harness.spin_until(future.done, 30.0)
-    assert future.result().current_state.id == State.PRIMARY_STATE_UNCONFIGURED
+    reply = harness.call_idempotent(client, GetState.Request())
+    assert reply is not None and reply.current_state.id == State.PRIMARY_STATE_UNCONFIGURED
     process.send_signal(2)
     return process.communicate(timeout=30)[0]
 

@@ -348,8 +348,22 @@ def test_real_footage_evaluation_on_real_frames(tmp_path: Path) -> None:
     assert len(pictures) == 2 and pictures[0].shape[:2] == (994, 1768)
     free, _ = real_footage.evaluate_people_free(model, stills, progress=False)
     assert free["images"] == 3 and free["people_per_image"] >= 0
+    same_names = [tmp_path / folder / "photo.jpg" for folder in ("a", "b")]
+    for copy in same_names:  # photos of two folders may share a name: both count
+        copy.parent.mkdir()
+        copy.write_bytes(stills[0].read_bytes())
+    twice, _ = real_footage.evaluate_people_free(model, same_names, progress=False)
+    assert twice["images"] == 2 and twice["people_found"] == 2 * free["per_image"][
+        f"{stills[0].parent.name}/{stills[0].name}"]
     table = real_footage.markdown({"sports2d": result, "people_free": free})
     assert "demo.mp4" in table and "people-free photos (3 images)" in table
+    grid = real_footage.main(["--source", "images", "--images", *map(str, stills),
+                              "--thresholds", "0.5", "0.7", "--min-joints", "4", "--no-progress",
+                              "--out", str(tmp_path / "grid")])
+    variants = [name for name, r in grid.items() if isinstance(r, dict)]
+    assert variants == [f"threshold {t}, min_joints 4, duplicate_frac 0.2" for t in (0.5, 0.7)]
+    assert all(grid[v]["images"] == 3 and grid[v]["variant"] == v for v in variants)
+    assert "threshold 0.7" in (tmp_path / "grid/real_metrics.md").read_text()
 
 
 @pytest.mark.slow

@@ -199,7 +199,8 @@ def evaluate_video(model: Model, video: str | Path, labels_path: str | Path,
 
 def evaluate_people_free(model: Model, paths: Sequence[str | Path], progress: bool = True
                          ) -> tuple[dict, list[np.ndarray]]:
-    """People found per image on photographs with nobody in them; the worst four drawn."""
+    """People found per image on photographs with nobody in them (``per_image``: keyed by
+    folder/name); the worst four drawn."""
     from loco_ros.visualization import draw_people_2d
 
     found: dict[str, int] = {}
@@ -210,7 +211,7 @@ def evaluate_people_free(model: Model, paths: Sequence[str | Path], progress: bo
             raise OSError(f"cannot read image {path}")
         image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         people = model.people(image, nominal_K(image.shape[1], image.shape[0]))
-        found[Path(path).name] = len(people)
+        found[f"{Path(path).parent.name}/{Path(path).name}"] = len(people)  # names repeat
         if len(people):
             worst.append((len(people), draw_people_2d(image, people)))
     worst.sort(key=lambda item: -item[0])
@@ -241,7 +242,7 @@ def overlay_grid(pictures: Sequence[np.ndarray], tile_wh: tuple[int, int] = (640
 def markdown(results: dict) -> str:
     """The real-footage table of ``results`` (video results and people-free photo results)."""
     rows = []
-    for name, r in results.items():
+    for r in results.values():
         if "people_per_image" in r:
             variant = f", {r['variant']}" if "variant" in r else ""
             rows.append([f"people-free photos ({r['images']} images){variant}", "-", "-", "-",
@@ -323,9 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _image_paths(items: Sequence[str]) -> list[Path]:
-    from loco_ros.data.real_material import IMAGE_SUFFIXES
-
-    from loco_ros.data.real_material import people_free_tuning_photos
+    from loco_ros.data.real_material import IMAGE_SUFFIXES, people_free_tuning_photos
 
     paths: list[Path] = []
     for item in map(Path, items):

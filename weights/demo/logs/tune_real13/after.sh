@@ -1,0 +1,26 @@
+#!/bin/bash
+# Step 0k's choice for a run R (tuning material only): each candidate (best synthetic-val,
+# final) gets its decoding by the rule (decoding.sh, choose_decoding.py writes it into its
+# model.yaml), then synthetic seed 555 (600 frames) under that decoding.
+#   R=runs/real13 bash weights/demo/logs/tune_real13/after.sh
+set -e
+cd "$(git rev-parse --show-toplevel)"
+source tools/env.sh
+R=${R:-runs/real13}
+D=weights/demo/logs/tune_real13
+for c in best final; do
+  mkdir -p $R/cand_$c
+  cp $R/model.yaml weights/demo/vha.safetensors weights/demo/refiner.safetensors $R/cand_$c/
+  cp -r weights/demo/int8_calibration $R/cand_$c/
+done
+cp $R/predictor/predictor.safetensors $R/cand_best/
+cp $R/predictor/checkpoint/predictor.safetensors $R/cand_final/
+for c in final best; do
+  if [ $c = best ] && cmp -s $R/cand_best/predictor.safetensors $R/cand_final/predictor.safetensors; then continue; fi
+  M=$R/cand_$c OUT=$R/dec_$c bash $D/decoding.sh > /dev/null
+  python $D/choose_decoding.py $R/dec_$c $R/cand_$c
+  python -m loco_ros.cli evaluate --model $R/cand_$c --source synthetic --frames 600 --seed 555 \
+    --people 1 20 --distance 2 25 --focal-jitter 0.3 --out $R/tune_syn/$c --threads 2 --no-vha \
+    > $R/tune_syn_$c.log 2>&1
+  echo "judged $c"
+done
