@@ -5,13 +5,7 @@ cd "$(git rev-parse --show-toplevel)"
 source tools/env.sh
 R=${R:-runs/real3}  # the run to judge (R=runs/real4 for step 0d)
 # SYN_FRAMES: synthetic tuning frames (200; 600 from step 0j on)
-for c in best final; do
-  mkdir -p $R/cand_$c
-  cp $R/model.yaml weights/demo/vha.safetensors weights/demo/refiner.safetensors $R/cand_$c/
-  cp -r weights/demo/int8_calibration $R/cand_$c/
-done
-cp $R/predictor/predictor.safetensors $R/cand_best/
-cp $R/predictor/checkpoint/predictor.safetensors $R/cand_final/
+source weights/demo/logs/tune_real3/candidates.sh
 for c in final best; do
   if [ $c = best ] && cmp -s $R/cand_best/predictor.safetensors $R/cand_final/predictor.safetensors; then continue; fi
   python -m loco_ros.cli evaluate --source video --video vtest --labels data/real/labels/vtest.json \
