@@ -363,6 +363,10 @@ def test_real_footage_evaluation_on_real_frames(tmp_path: Path) -> None:
     variants = [name for name, r in grid.items() if isinstance(r, dict)]
     assert variants == [f"threshold {t}, min_joints 4, duplicate_frac 0.2" for t in (0.5, 0.7)]
     assert all(grid[v]["images"] == 3 and grid[v]["variant"] == v for v in variants)
+    for threshold, variant in zip((0.5, 0.7), variants, strict=True):  # the grid's network
+        alone, _ = real_footage.evaluate_people_free(  # remembers volumes: same counts
+            model.with_decoding(threshold, 4, 0.2), stills, progress=False)
+        assert alone["per_image"] == grid[variant]["per_image"]
     assert "threshold 0.7" in (tmp_path / "grid/real_metrics.md").read_text()
 
 
@@ -419,3 +423,26 @@ def test_shipped_model_on_held_out_real_material() -> None:
     assert sum(b["reference"] for b in by_height) == result["counts"]["reference"]
     free, _ = real_footage.evaluate_people_free(model, stills, progress=False)
     assert free["people_per_image"] <= PEOPLE_FREE_CEILING, free
+
+
+def test_remembering_network_runs_each_image_once() -> None:
+    from loco_ros.evaluation.volume_cache import RememberingNetwork
+    from loco_ros.model.network import ImageToVolume
+    from loco_ros.model.predictor import CodePredictor
+    from loco_ros.model.vha import VolumetricHeatmapAutoencoder
+
+    config = load_yaml(ModelConfig, DEMO / "model.yaml")
+    torch.manual_seed(0)
+    network = ImageToVolume(CodePredictor(config),
+                            VolumetricHeatmapAutoencoder(config.grid, config.vha.version)).eval()
+    runs = []
+    network.predictor.register_forward_hook(lambda *_: runs.append(1))
+    remembering = RememberingNetwork(network, capacity=2)
+    images = [torch.rand(1, *network.input_shape) for _ in range(3)]
+    with torch.no_grad():
+        first = remembering(images[0])
+        assert remembering(images[0].clone()) is first and len(runs) == 1  # same bytes
+        remembering(images[1])
+        remembering(images[2])  # capacity 2: images[0] is forgotten
+        again = remembering(images[0])
+    assert len(runs) == 4 and again is not first and torch.equal(again, first)

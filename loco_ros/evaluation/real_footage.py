@@ -31,7 +31,7 @@ import argparse
 import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -341,6 +341,10 @@ def decoding_variants(model: Model, args: argparse.Namespace) -> dict[str, Model
     decoding of the grid (thresholds x min_joints x duplicate_fracs), keyed by its name."""
     if not args.thresholds:
         return {"video" if args.source == "video" else "people_free": model}
+    if model.backend_options is None:  # torch: every decoding reuses each frame's volume
+        from loco_ros.evaluation.volume_cache import RememberingNetwork
+
+        model = replace(model, network=RememberingNetwork(model.network))
     c = model.config
     return {f"threshold {t:g}, min_joints {j}, duplicate_frac {f:g}": model.with_decoding(t, j, f)
             for t in args.thresholds
