@@ -361,15 +361,17 @@ def _score_variants(model: Model, args: argparse.Namespace) -> tuple[dict, list[
     if args.source == "images" and not args.images:
         raise SystemExit("--images is required with --source images")
     first, end = args.frame_range or (0, 1 << 30)
+    if args.source == "video":
+        video, frames = video_path(args.video), range(first, end, args.frame_step)
+    else:
+        images = _image_paths(args.images)
     results, pictures = {}, []
     for name, variant in decoding_variants(model, args).items():
         if args.source == "video":
-            result, shown = evaluate_video(
-                variant, video_path(args.video), args.labels, range(first, end, args.frame_step),
-                args.focal_px, args.min_height_frac, 4, not args.no_progress)
+            result, shown = evaluate_video(variant, video, args.labels, frames, args.focal_px,
+                                           args.min_height_frac, 4, not args.no_progress)
         else:
-            result, shown = evaluate_people_free(variant, _image_paths(args.images),
-                                                 not args.no_progress)
+            result, shown = evaluate_people_free(variant, images, not args.no_progress)
         results[name] = {**result, "variant": name} if args.thresholds else result
         pictures = pictures or shown
     return results, pictures

@@ -14,10 +14,16 @@ import sys
 from pathlib import Path
 
 
+def decoding(name: str) -> dict[str, str]:
+    """{"threshold": ..., "min_joints": ..., "duplicate_frac": ...} of a grid variant's name
+    ("threshold 0.55, min_joints 4, duplicate_frac 0.2")."""
+    return dict(p.strip().split(" ") for p in name.split(","))
+
+
 def apply(name: str, model_dir: str) -> None:
     """Write decoding ``name`` into ``model_dir``/model.yaml (decode.threshold,
     association.min_joints, association.duplicate_frac)."""
-    parts = dict(p.strip().split(" ") for p in name.split(","))
+    parts = decoding(name)
     path = Path(model_dir) / "model.yaml"
     text = path.read_text()
     for key in ("threshold", "min_joints", "duplicate_frac"):
@@ -34,17 +40,18 @@ def main(out: str, model_dir: str | None = None) -> None:
     kept = [k for k, v in grid.items() if all(v[m] >= best[m] - 0.01 for m in best)]
 
     def key(name: str) -> tuple:
-        parts = dict(p.strip().split(" ") for p in name.split(","))
+        parts = decoding(name)
         return (free[name]["people_found"], float(parts["threshold"]), int(parts["min_joints"]))
 
+    ranked = sorted(kept, key=key)
     print("best on vtest 400-449: " + ", ".join(f"{m} {100 * b:.1f} %" for m, b in best.items()))
-    for rank, name in enumerate(sorted(kept, key=key)):
+    for rank, name in enumerate(ranked):
         v = grid[name]
         print(f"{rank + 1}. {name}: vtest {100 * v['precision']:.1f} / {100 * v['recall']:.1f} / "
               f"{100 * v['pck']:.1f} %, people-free choice set {free[name]['people_found']} "
               f"people in {free[name]['images']} photos")
     if model_dir:
-        apply(sorted(kept, key=key)[0], model_dir)
+        apply(ranked[0], model_dir)
         print(f"written into {model_dir}/model.yaml")
     dropped = sorted(set(grid) - set(kept))
     print(f"outside one point on vtest: {len(dropped)} of {len(grid)}")
