@@ -363,6 +363,8 @@ def test_real_footage_evaluation_on_real_frames(tmp_path: Path) -> None:
     variants = [name for name, r in grid.items() if isinstance(r, dict)]
     assert variants == [f"threshold {t}, min_joints 4, duplicate_frac 0.2" for t in (0.5, 0.7)]
     assert all(grid[v]["images"] == 3 and grid[v]["variant"] == v for v in variants)
+    assert [grid[v]["decoding"] for v in variants] == [
+        {"threshold": t, "min_joints": 4, "duplicate_frac": 0.2} for t in (0.5, 0.7)]
     for threshold, variant in zip((0.5, 0.7), variants, strict=True):  # the grid's network
         alone, _ = real_footage.evaluate_people_free(  # remembers volumes: same counts
             model.with_decoding(threshold, 4, 0.2), stills, progress=False)

@@ -352,6 +352,13 @@ def decoding_variants(model: Model, args: argparse.Namespace) -> dict[str, Model
             for f in (args.duplicate_fracs or [c.association.duplicate_frac])}
 
 
+def _decoding(model: Model) -> dict[str, float | int]:
+    """The decoding settings a grid variant was scored with, as numbers for its JSON."""
+    c = model.config
+    return {"threshold": c.decode.threshold, "min_joints": c.association.min_joints,
+            "duplicate_frac": c.association.duplicate_frac}
+
+
 def _score_variants(model: Model, args: argparse.Namespace) -> tuple[dict, list[np.ndarray]]:
     """--source video or images: every decoding variant scored on the same material."""
     from loco_ros.data.real_material import video_path
@@ -372,7 +379,8 @@ def _score_variants(model: Model, args: argparse.Namespace) -> tuple[dict, list[
                                            args.min_height_frac, 4, not args.no_progress)
         else:
             result, shown = evaluate_people_free(variant, images, not args.no_progress)
-        results[name] = {**result, "variant": name} if args.thresholds else result
+        results[name] = {**result, "variant": name, "decoding": _decoding(variant)} \
+            if args.thresholds else result
         pictures = pictures or shown
     return results, pictures
 

@@ -14,16 +14,18 @@ import sys
 from pathlib import Path
 
 
-def decoding(name: str) -> dict[str, str]:
-    """{"threshold": ..., "min_joints": ..., "duplicate_frac": ...} of a grid variant's name
+def decoding(name: str, result: dict | None = None) -> dict[str, str]:
+    """{"threshold": ..., "min_joints": ..., "duplicate_frac": ...} of a grid variant: its
+    result's "decoding" (written since session 15), else parsed from its name
     ("threshold 0.55, min_joints 4, duplicate_frac 0.2")."""
+    if result and "decoding" in result:
+        return {k: f"{v:g}" for k, v in result["decoding"].items()}
     return dict(p.strip().split(" ") for p in name.split(","))
 
 
-def apply(name: str, model_dir: str) -> None:
-    """Write decoding ``name`` into ``model_dir``/model.yaml (decode.threshold,
+def apply(parts: dict[str, str], model_dir: str) -> None:
+    """Write decoding ``parts`` into ``model_dir``/model.yaml (decode.threshold,
     association.min_joints, association.duplicate_frac)."""
-    parts = decoding(name)
     path = Path(model_dir) / "model.yaml"
     text = path.read_text()
     for key in ("threshold", "min_joints", "duplicate_frac"):
@@ -40,7 +42,7 @@ def main(out: str, model_dir: str | None = None) -> None:
     kept = [k for k, v in grid.items() if all(v[m] >= best[m] - 0.01 for m in best)]
 
     def key(name: str) -> tuple:
-        parts = decoding(name)
+        parts = decoding(name, grid[name])
         return (free[name]["people_found"], float(parts["threshold"]), int(parts["min_joints"]))
 
     ranked = sorted(kept, key=key)
@@ -51,7 +53,7 @@ def main(out: str, model_dir: str | None = None) -> None:
               f"{100 * v['pck']:.1f} %, people-free choice set {free[name]['people_found']} "
               f"people in {free[name]['images']} photos")
     if model_dir:
-        apply(ranked[0], model_dir)
+        apply(decoding(ranked[0], grid[ranked[0]]), model_dir)
         print(f"written into {model_dir}/model.yaml")
     dropped = sorted(set(grid) - set(kept))
     print(f"outside one point on vtest: {len(dropped)} of {len(grid)}")
