@@ -32,6 +32,10 @@ What each item is for (never mix the roles):
   clothes, hands and pictograms of people are left out (:data:`OBJECT_CATEGORIES`,
   :data:`OBJECTS_WITH_PEOPLE`).
 - ``pybullet``: DeepMimic motion-capture clips (real human motion for the pose sampler).
+- ``scratch``: Scratch's costumes that are photographs of real people (dancing, jumping,
+  crouching, sitting, standing), each cut out whole on a transparent background: pasted into
+  training backgrounds with their teacher labels (real people in scenes the training videos
+  do not show). Its drawn people are left out (:data:`REAL_PEOPLE_CUTOUTS`).
 - ``gcompris``: GCompris's real photographs of animals (wild and farm), people-free (checked
   by eye on a contact sheet): the "nobody there" choice set of the decoding and checkpoint
   rule (COMMANDS step 0k). Neither trained on nor part of the held-out sets.
@@ -94,6 +98,8 @@ MATERIALS: dict[str, Material] = {
                          tuple(f"usr/share/gcompris-qt/rcc/{name}.rcc"
                                for name in ("erase", "explore_farm_animals",
                                             "explore_world_animals"))),
+    "scratch": Material("deb", "scratch", "1.4.0.6~dfsg1-6.1",
+                        ("usr/share/scratch/Media/Costumes/People/*.gif",)),
     "mediapipe": Material("pypi", "mediapipe", "0.10.21",
                           ("mediapipe/modules/pose_detection/*",
                            "mediapipe/modules/pose_landmark/*")),
@@ -120,6 +126,20 @@ OBJECT_CATEGORIES = ("animals/*", "food/*", "household/*", "plants/*", "space/*"
 OBJECTS_WITH_PEOPLE = ("*/cartoon/*", "space/spacewalk*", "town/monuments/*",
                        "symbols/alphabets/*", "symbols/faces/*", "town/roadsigns/school_sign*",
                        "town/roadsigns/toilets*", "town/roadsigns/xing_*")
+
+
+# Scratch's costumes of people that are photographs of a real person (the others are
+# drawings), checked by eye on contact sheets; each is one whole person, cut out.
+REAL_PEOPLE_CUTOUTS = (
+    "amon1", "anjuli-1", "anjuli-2", "anjuli-3", "anjuli-4", "anjuli-5", "anna-1", "anna-2",
+    "anna-3", "breakdancer1", "breakdancer2", "breakdancer3", "calvrett", "calvrett-jumping",
+    "calvrett-thinking", "cassy-chillin", "cassy-dancing-1", "cassy-dancing-2",
+    "cassy-dancing-3", "cassy-dancing-4", "cassy-jumping-1", "cassy-jumping-2",
+    "cassy-phone-1", "cassy-sitting-1", "cassy-standing-1", "chamak1", "chamak2", "dan1",
+    "dan2", "dan3", "dan4", "dan5", "dan6", "ed", "football-run", "football-stand", "jay",
+    "jodi1", "jodi2", "lee-fan", "mako-laughing", "mako-screaming", "mako-stop",
+    "marissa", "marissa-crouching", "marissa-sitting", "nathan", "nina1", "paul1",
+    "referee1", "referee2", "ribbon-dancer", "sam", "thai-dancer", "thai-dancer2")
 
 
 class FetchError(LocoError):
@@ -312,6 +332,15 @@ def select_objects(folder: Path, paths: list[Path]) -> list[Path]:
         if _matches_any(rel, OBJECT_CATEGORIES) and not _matches_any(rel, OBJECTS_WITH_PEOPLE):
             chosen.append(path)
     return chosen
+
+
+def people_cutouts(root: Path | None = None) -> list[Path]:
+    """Photographs of real people cut out on a transparent background (GIF, in the order of
+    :data:`REAL_PEOPLE_CUTOUTS`): Scratch's costumes (Debian ``scratch``; MIT Media Lab,
+    CC BY-SA 3.0). Training material, with teacher labels
+    (:mod:`loco_ros.teacher.label_cutouts`)."""
+    folder = fetch("scratch", root) / "usr/share/scratch/Media/Costumes/People"
+    return [folder / f"{name}.gif" for name in REAL_PEOPLE_CUTOUTS]
 
 
 def motion_clips(root: Path | None = None) -> list[Path]:

@@ -1,4 +1,5 @@
-"""Teacher labels of a video: the JSON file format and its loader.
+"""Teacher labels of a video (and of person cut-outs, :class:`CutoutLabels`): the JSON file
+formats and their loaders.
 
 File (one per video, ``data/real/labels/<video>.json``)::
 
@@ -98,3 +99,47 @@ def load_labels(path: str | Path) -> VideoLabels:
                        head_top_rule=doc["head_top_rule"], neck_rule=doc["neck_rule"],
                        frames=tuple(frame_from_people(f["index"], f["people"])
                                     for f in doc["frames"]))
+
+
+@dataclass(frozen=True)
+class CutoutLabels:
+    """Teacher labels of person cut-outs (``data/real/labels/scratch_people.json``): per
+    cut-out its file name, its size (W, H) px and its one person as a :class:`FrameLabels`
+    (``index`` = position in the file; pixels in the cut-out's own image)."""
+
+    source: str
+    teacher: str
+    joint_names: tuple[str, ...]
+    head_top_rule: str
+    neck_rule: str
+    names: tuple[str, ...]
+    sizes: tuple[tuple[int, int], ...]
+    people: tuple[FrameLabels, ...]
+
+
+def save_cutout_labels(labels: CutoutLabels, path: str | Path) -> None:
+    """Write ``labels`` as JSON, one cut-out per line (rounded as :func:`save_labels`)."""
+    head = {"source": labels.source, "teacher": labels.teacher,
+            "joint_names": list(labels.joint_names), "head_top_rule": labels.head_top_rule,
+            "neck_rule": labels.neck_rule}
+    lines = ",\n".join(json.dumps({"name": n, "size": list(s), **_frame_json(f)},
+                                  separators=(",", ":"))
+                       for n, s, f in zip(labels.names, labels.sizes, labels.people, strict=True))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'{json.dumps(head)[:-1]}, "cutouts": [\n{lines}\n]}}\n')
+
+
+def load_cutout_labels(path: str | Path) -> CutoutLabels:
+    """Read a file written by :func:`save_cutout_labels`."""
+    doc = json.loads(Path(path).read_text())
+    names = tuple(doc["joint_names"])
+    if names != JOINT_NAMES:
+        raise ValueError(f"{path}: joint_names {names} are not LoCO's {JOINT_NAMES}")
+    cutouts = doc["cutouts"]
+    return CutoutLabels(source=doc["source"], teacher=doc["teacher"], joint_names=names,
+                        head_top_rule=doc["head_top_rule"], neck_rule=doc["neck_rule"],
+                        names=tuple(c["name"] for c in cutouts),
+                        sizes=tuple((int(c["size"][0]), int(c["size"][1])) for c in cutouts),
+                        people=tuple(frame_from_people(c["index"], c["people"])
+                                     for c in cutouts))

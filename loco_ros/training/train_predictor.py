@@ -19,7 +19,11 @@ heatmap is rendered.
 
 Data: ``--data synthetic`` (default, rendered on the fly), ``shards`` (``loco generate
 shards`` output) or ``jta`` (the JTA dataset: ``--jta-root``, images from its videos);
-images of another size are letterboxed to the network input.
+images of another size are letterboxed to the network input. Real material mixed in: real
+backgrounds, negatives, textures and object cut-outs (:mod:`loco_ros.training.real_images`),
+teacher-labelled videos (``--teacher-*``, :mod:`loco_ros.training.sources`) and real people
+cut-outs pasted into real photographs (``--cutout-people-share``,
+:mod:`loco_ros.training.people_cutouts`).
 
 Validation: code MSE and the pipeline's JTA F1 (no refiner) at 0.4 / 0.8 / 1.2 m on fixed
 scenes of the validation seed; the best F1 at 0.8 m is kept as ``predictor.safetensors``.
@@ -46,6 +50,7 @@ from loco_ros.synthetic.render import render_scene
 from loco_ros.training import common, sources
 from loco_ros.training.data import SceneRanges, draw_scene, scene_config
 from loco_ros.training.loop import RunningMeans, keep_best, optimizer_step, start_run
+from loco_ros.training.people_cutouts import PeopleCutoutSource, load_cutout_people
 from loco_ros.training.real_images import ObjectBank, PhotoBank, RealImageMix, composite, retexture
 from loco_ros.training.train_vha import weighted_mse
 
@@ -209,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--object-share", type=float, default=0.0,
                    help="share of the real backgrounds and negatives with object cut-outs "
                         "(Tux Paint's stamps) pasted in: things that are not people")
+    p.add_argument("--cutout-people-share", type=float, default=0.0,
+                   help="share of samples that are real people cut-outs (Scratch's photographs) "
+                        "pasted into the real backgrounds, with their teacher labels")
+    p.add_argument("--cutout-people-labels", default="data/real/labels/scratch_people.json",
+                   help="the cut-outs' teacher labels (loco_ros.teacher.label_cutouts)")
     p.add_argument("--mocap-share", type=float, default=0.0,
                    help="share of synthetic people posed from real motion capture (pybullet)")
     sources.add_source_args(p)
@@ -277,11 +287,26 @@ def main(argv: list[str] | None = None) -> dict:
         objects = ObjectBank(object_cutouts()) if args.object_share > 0 else None
         photos = PhotoBank(background_photos(), plates, objects)
 
+    cutouts = None
+    if args.cutout_people_share > 0:
+        if photos is None:
+            raise SystemExit("--cutout-people-share needs --real-backgrounds or --negatives (the "
+                             "cut-outs go into those photographs)")
+        from loco_ros.data.real_material import people_cutouts
+
+        cutouts = PeopleCutoutSource(
+            load_cutout_people(args.cutout_people_labels, people_cutouts()), photos, args.seed,
+            plate_share=args.plate_share, object_share=args.object_share)
+    teacher_share = args.teacher_share if teacher is not None else 0.0
+
     def make(index: int):
-        if teacher is not None and \
-                common.sample_rng(args.seed, index, 30).random() < args.teacher_share:
+        u = common.sample_rng(args.seed, index, 30).random()
+        if u < teacher_share:
             return make_source_sample(index, args.seed, config, teacher, args.color_jitter,
                                       args.scale_aug, args.teacher_zoom)
+        if cutouts is not None and u < teacher_share + args.cutout_people_share:
+            return make_source_sample(index, args.seed, config, cutouts, args.color_jitter,
+                                      args.scale_aug)
         if source is not None:
             return make_source_sample(index, args.seed, config, source, args.color_jitter,
                                       args.scale_aug)
