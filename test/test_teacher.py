@@ -105,6 +105,19 @@ def test_pose2sim_videos_are_named_and_selected_as_a_family():
     assert sorted(known_videos("pose2sim")) == sorted(real_material.POSE2SIM_VIDEOS)
     assert len(real_material.POSE2SIM_VIDEOS) == 8
     assert list(known_videos("vtest")) == ["vtest"]
-    assert len(known_videos("all")) == 10 and known_videos("my_camera.mp4") == {}
+    assert len(known_videos("all")) == 11 and known_videos("my_camera.mp4") == {}
     video = fetched(real_material.video_path, "pose2sim_multi_cam03")
     assert video.name == "cam03.mp4" and "Demo_MultiPerson" in str(video) and video.is_file()
+
+
+def test_labelling_every_nth_frame_keeps_the_frame_numbers():
+    pytest.importorskip("ai_edge_litert")
+    from loco_ros.teacher.blazepose import BlazePose
+    from loco_ros.teacher.label_video import VIDEOS, label_video
+
+    video = fetched(real_material.video_path, "market_street")
+    model = BlazePose(fetched(real_material.teacher_models))
+    labels = label_video(video, model, VIDEOS["market_street"][1], max_frames=3, log_every=0,
+                         frame_step=6)
+    assert [f.index for f in labels.frames] == [0, 6, 12]
+    assert labels.image_size == (640, 360) and abs(labels.fps - 29.97) < 0.01

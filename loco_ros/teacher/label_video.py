@@ -41,6 +41,7 @@ VIDEOS = {
     # sports2d: the jumper lands bent over.
     "sports2d": (real_material.sports2d_video,
                  FinderConfig(tile_fractions=(1.0,), max_tilt_deg=80.0)),
+    "market_street": (real_material.market_street_video, FinderConfig(tile_fractions=(0.5, 1.0))),
     **{name: (partial(real_material.pose2sim_video, name),
               FinderConfig(tile_fractions=(0.5,), max_tilt_deg=80.0))
        for name in real_material.POSE2SIM_VIDEOS},
@@ -82,8 +83,10 @@ def frame_labels(index: int, people: list[Pose]) -> FrameLabels:
 
 
 def label_video(video: Path, model: BlazePose, cfg: FinderConfig,
-                max_frames: int | None = None, log_every: int = 50) -> VideoLabels:
-    """Labels of every decoded frame of ``video`` (or the first ``max_frames``)."""
+                max_frames: int | None = None, log_every: int = 50,
+                frame_step: int = 1) -> VideoLabels:
+    """Labels of every ``frame_step``-th decoded frame of ``video`` (0, step, 2 step, ...;
+    at most ``max_frames`` of them)."""
     cap = cv2.VideoCapture(str(video))
     if not cap.isOpened():
         raise OSError(f"cannot open {video}")
@@ -92,13 +95,17 @@ def label_video(video: Path, model: BlazePose, cfg: FinderConfig,
     previous: list[Pose] = []
     size = (0, 0)
     start = time.monotonic()
+    index = -1
     while max_frames is None or len(frames) < max_frames:
         ok, bgr = cap.read()
+        index += 1
         if not ok:
             break
+        if index % frame_step:
+            continue
         size = (bgr.shape[1], bgr.shape[0])
         previous = find_people(model, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), previous, cfg)
-        frames.append(frame_labels(len(frames), previous))
+        frames.append(frame_labels(index, previous))
         if log_every and len(frames) % log_every == 0:
             print(f"{video.name}: {len(frames)} frames, {time.monotonic() - start:.0f} s",
                   flush=True)
@@ -126,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="your own video: how far a kept person's torso may lean")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--max-frames", type=int, default=None)
+    parser.add_argument("--frame-step", type=int, default=1,
+                        help="label every N-th frame only (the labels then hold those frames)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     model = BlazePose(real_material.teacher_models(), num_threads=args.threads)
@@ -136,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                                              max_tilt_deg=args.max_tilt_deg))}
     for name, (video, cfg) in jobs.items():
         start = time.monotonic()
-        labels = label_video(video, model, cfg, args.max_frames)
+        labels = label_video(video, model, cfg, args.max_frames, frame_step=args.frame_step)
         out = args.out / f"{name}.json"
         save_labels(labels, out)
         counts = [f.num_people for f in labels.frames]

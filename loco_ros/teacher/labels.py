@@ -9,8 +9,9 @@ File (one per video, ``data/real/labels/<video>.json``)::
                  "visibility": [14 floats 0..1], "joints_world_m": [[x, y, z] x 14],
                  "box_px": [x0, y0, x1, y1], "score": float}]}]}
 
-``index`` is the 0-based decoded frame number (cv2.VideoCapture order); every decoded frame
-has an entry (``people`` may be empty). ``joints_px`` are frame pixels (x right, y down);
+``index`` is the 0-based decoded frame number (cv2.VideoCapture order); every labelled frame
+has an entry (``people`` may be empty): all of them, or every N-th (``label_video
+--frame-step``). ``joints_px`` are frame pixels (x right, y down);
 ``joints_world_m`` BlazePose's world frame (metres, origin at the hip centre, x/y along the
 image axes, z towards/away from the camera, relative).
 """
