@@ -3,6 +3,8 @@
     python -m loco_ros.teacher.contact_sheet            # -> docs/teacher_check.png
     python -m loco_ros.teacher.contact_sheet --set pose2sim --labels data/real/labels/pose2sim \
         --panel-width 240 --columns 8 --out docs/teacher_check_pose2sim.png
+    python -m loco_ros.teacher.contact_sheet --set market_street \
+        --out docs/teacher_check_market_street.png
 
 Each labelled person gets its box, its 14 joints and limbs (joints with visibility < 0.5
 drawn hollow) and its score; the panel title says the video, frame and number of labels.
@@ -25,6 +27,8 @@ from loco_ros.teacher.labels import FrameLabels, load_labels
 PANEL_SETS = {
     "default": (("vtest", real_material.vtest_video, (0, 200, 400, 600, 780)),
                 ("sports2d", real_material.sports2d_video, (0, 100, 200))),
+    "market_street": (("market_street", real_material.market_street_video,
+                       (0, 360, 720, 1080, 1440, 1794)),),
     "pose2sim": tuple((name, partial(real_material.pose2sim_video, name), (20, 70))
                       for name in real_material.POSE2SIM_VIDEOS),
 }
