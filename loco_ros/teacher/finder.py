@@ -42,6 +42,7 @@ class FinderConfig:
     max_tilt_deg: float = 60.0
     nms_iou: float = 0.4
     refine: bool = True
+    min_label_score: float = 0.0  # people scoring less are tracked but not written as labels
 
 
 def tiles(width: int, height: int, side: int) -> list[tuple[int, int, int, int]]:
