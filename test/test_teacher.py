@@ -121,3 +121,25 @@ def test_labelling_every_nth_frame_keeps_the_frame_numbers():
                          frame_step=6)
     assert [f.index for f in labels.frames] == [0, 6, 12]
     assert labels.image_size == (640, 360) and abs(labels.fps - 29.97) < 0.01
+    assert VIDEOS["market_street"][1].min_label_score == 0.7
+
+
+def test_weak_people_are_tracked_but_not_written():
+    pytest.importorskip("ai_edge_litert")
+    from dataclasses import replace
+
+    from loco_ros.teacher.blazepose import BlazePose
+    from loco_ros.teacher.label_video import VIDEOS, label_video
+
+    video, cfg = fetched(real_material.vtest_video), VIDEOS["vtest"][1]
+    model = BlazePose(fetched(real_material.teacher_models))
+    everyone = label_video(video, model, cfg, max_frames=2, log_every=0)
+    scores = np.sort(np.concatenate([f.score for f in everyone.frames]))
+    assert scores.size >= 4 and scores[0] < scores[-1]
+    cut = float(scores[scores.size // 2])
+    strong = label_video(video, model, replace(cfg, min_label_score=cut), max_frames=2,
+                         log_every=0)
+    for a, b in zip(everyone.frames, strong.frames, strict=True):
+        keep = a.score >= cut
+        assert np.array_equal(b.score, a.score[keep])
+        assert np.allclose(b.joints_px, a.joints_px[keep])
