@@ -81,20 +81,29 @@ def save_labels(labels: VideoLabels, path: str | Path) -> None:
            "teacher": labels.teacher, "joint_names": list(labels.joint_names),
            "head_top_rule": labels.head_top_rule, "neck_rule": labels.neck_rule,
            "frames": [_frame_json(f) for f in labels.frames]}
+    _write_items(path, {k: v for k, v in doc.items() if k != "frames"}, "frames", doc["frames"])
+
+
+def _write_items(path: str | Path, head: dict, key: str, items: list[dict]) -> None:
+    """``head`` with ``key``: ``items`` as JSON, one item per line (readable diffs, small)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # One frame per line: readable diffs, small file.
-    head = json.dumps({k: v for k, v in doc.items() if k != "frames"})[:-1]
-    lines = ",\n".join(json.dumps(f, separators=(",", ":")) for f in doc["frames"])
-    path.write_text(f'{head}, "frames": [\n{lines}\n]}}\n')
+    lines = ",\n".join(json.dumps(item, separators=(",", ":")) for item in items)
+    path.write_text(f'{json.dumps(head)[:-1]}, "{key}": [\n{lines}\n]}}\n')
 
 
-def load_labels(path: str | Path) -> VideoLabels:
-    """Read a labels file written by :func:`save_labels` (or by hand in the same format)."""
+def _read_checked(path: str | Path) -> tuple[dict, tuple[str, ...]]:
+    """A labels file's JSON and its joint names (ValueError unless LoCO's)."""
     doc = json.loads(Path(path).read_text())
     names = tuple(doc["joint_names"])
     if names != JOINT_NAMES:
         raise ValueError(f"{path}: joint_names {names} are not LoCO's {JOINT_NAMES}")
+    return doc, names
+
+
+def load_labels(path: str | Path) -> VideoLabels:
+    """Read a labels file written by :func:`save_labels` (or by hand in the same format)."""
+    doc, names = _read_checked(path)
     return VideoLabels(source=doc["source"], image_size=tuple(int(v) for v in doc["image_size"]),
                        fps=float(doc["fps"]), teacher=doc["teacher"], joint_names=names,
                        head_top_rule=doc["head_top_rule"], neck_rule=doc["neck_rule"],
@@ -123,20 +132,14 @@ def save_cutout_labels(labels: CutoutLabels, path: str | Path) -> None:
     head = {"source": labels.source, "teacher": labels.teacher,
             "joint_names": list(labels.joint_names), "head_top_rule": labels.head_top_rule,
             "neck_rule": labels.neck_rule}
-    lines = ",\n".join(json.dumps({"name": n, "size": list(s), **_frame_json(f)},
-                                  separators=(",", ":"))
-                       for n, s, f in zip(labels.names, labels.sizes, labels.people, strict=True))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f'{json.dumps(head)[:-1]}, "cutouts": [\n{lines}\n]}}\n')
+    _write_items(path, head, "cutouts", [
+        {"name": n, "size": list(s), **_frame_json(f)}
+        for n, s, f in zip(labels.names, labels.sizes, labels.people, strict=True)])
 
 
 def load_cutout_labels(path: str | Path) -> CutoutLabels:
     """Read a file written by :func:`save_cutout_labels`."""
-    doc = json.loads(Path(path).read_text())
-    names = tuple(doc["joint_names"])
-    if names != JOINT_NAMES:
-        raise ValueError(f"{path}: joint_names {names} are not LoCO's {JOINT_NAMES}")
+    doc, names = _read_checked(path)
     cutouts = doc["cutouts"]
     return CutoutLabels(source=doc["source"], teacher=doc["teacher"], joint_names=names,
                         head_top_rule=doc["head_top_rule"], neck_rule=doc["neck_rule"],
