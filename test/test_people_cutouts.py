@@ -116,13 +116,14 @@ def test_labels_cover_the_listed_real_people() -> None:
 def test_teacher_labels_a_real_cutout_as_committed() -> None:
     pytest.importorskip("ai_edge_litert")
     from loco_ros.teacher.blazepose import BlazePose
-    from loco_ros.teacher.label_cutouts import label_cutout, read_cutout
+    from loco_ros.teacher.label_cutouts import label_cutout
+    from loco_ros.training.real_images import read_rgba
 
     paths = fetched(real_material.people_cutouts)
     model = BlazePose(fetched(real_material.teacher_models))
     committed = load_cutout_labels(LABELS)
     i = committed.names.index("jodi1.gif")  # standing, arms out
-    frame = label_cutout(model, i, read_cutout(paths[i]))
+    frame = label_cutout(model, i, read_rgba(paths[i]))
     assert frame.num_people == 1
     assert np.allclose(frame.joints_px, committed.people[i].joints_px, atol=1.0)
     j = frame.joints_px[0]

@@ -27,6 +27,7 @@ from loco_ros.teacher.finder import FinderConfig, accept, find_people
 from loco_ros.teacher.label_video import frame_labels, teacher_description
 from loco_ros.teacher.labels import CutoutLabels, FrameLabels, save_cutout_labels
 from loco_ros.teacher.to_loco import HEAD_TOP_RULE, NECK_RULE
+from loco_ros.training.real_images import read_rgba
 
 DEFAULT_OUT = Path("data/real/labels/scratch_people.json")
 CUTOUT_FINDER = FinderConfig(tile_fractions=(), max_tilt_deg=180.0)
@@ -34,16 +35,6 @@ CANVAS_GREY = 128
 # Cut-outs whose teacher skeleton is wrong by eye (docs/teacher_check_cutouts.jpg): a tumbling
 # breakdancer, a kneeling dancer behind her fan, a crouching girl hiding her face.
 REJECTED_BY_EYE = ("breakdancer2.gif", "lee-fan.gif", "marissa-crouching.gif")
-
-
-def read_cutout(path: str | Path) -> np.ndarray:
-    """A cut-out image file as (h, w, 4) uint8 RGBA (opaque where it has no alpha)."""
-    bgra = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if bgra is None:
-        raise OSError(f"cannot read cut-out {path}")
-    if bgra.ndim == 2 or bgra.shape[2] != 4:
-        bgra = cv2.cvtColor(bgra, cv2.COLOR_GRAY2BGRA if bgra.ndim == 2 else cv2.COLOR_BGR2BGRA)
-    return cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGBA)
 
 
 def on_canvas(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,32 +58,36 @@ def opaque_box(rgba: np.ndarray) -> np.ndarray:
     return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float64)
 
 
-def find_cutout_person(model: BlazePose, rgba: np.ndarray) -> Pose | None:
-    """The teacher's person on the cut-out, in canvas pixels (see :func:`on_canvas`)."""
-    canvas, offset = on_canvas(rgba)
+def find_cutout_person(model: BlazePose, canvas: np.ndarray, opaque_box_px: np.ndarray
+                       ) -> Pose | None:
+    """The teacher's person on a cut-out's canvas (:func:`on_canvas`), in canvas pixels;
+    ``opaque_box_px``: the cut-out's opaque pixels in the canvas (the fallback's ROI)."""
     people = find_people(model, canvas, [], CUTOUT_FINDER)
     if people:
         return people[0]
-    pose = model.landmarks(canvas, box_roi(opaque_box(rgba) + np.tile(offset, 2)))
+    pose = model.landmarks(canvas, box_roi(opaque_box_px))
     if pose.flag >= 0.5:
         pose = model.landmarks(canvas, tracking_roi(pose))
     return pose if accept(pose, CUTOUT_FINDER) else None
 
 
+def moved(frame: FrameLabels, shift_xy: np.ndarray) -> FrameLabels:
+    """``frame`` with its pixels (joints and boxes) moved by ``shift_xy`` (2,) px."""
+    return FrameLabels(frame.index, frame.joints_px + shift_xy, frame.visibility,
+                       frame.joints_world_m, frame.box_px + np.tile(shift_xy, 2), frame.score)
+
+
 def label_cutout(model: BlazePose, index: int, rgba: np.ndarray) -> FrameLabels:
     """LoCO labels of the cut-out's person in its own pixels (no person when none found)."""
-    pose = find_cutout_person(model, rgba)
-    frame = frame_labels(index, [pose] if pose is not None else [])
-    _, offset = on_canvas(rgba)
-    return FrameLabels(index=index, joints_px=frame.joints_px - offset,
-                       visibility=frame.visibility, joints_world_m=frame.joints_world_m,
-                       box_px=frame.box_px - np.tile(offset, 2), score=frame.score)
+    canvas, offset = on_canvas(rgba)
+    pose = find_cutout_person(model, canvas, opaque_box(rgba) + np.tile(offset, 2))
+    return moved(frame_labels(index, [pose] if pose is not None else []), -offset)
 
 
 def label_cutouts(model: BlazePose, paths: list[Path]) -> CutoutLabels:
     names, sizes, people = [], [], []
     for i, path in enumerate(paths):
-        rgba = read_cutout(path)
+        rgba = read_rgba(path)
         names.append(path.name)
         sizes.append((rgba.shape[1], rgba.shape[0]))
         people.append(frame_labels(i, []) if path.name in REJECTED_BY_EYE
@@ -114,15 +109,13 @@ def contact_sheet(labels: CutoutLabels, paths: list[Path], columns: int = 8,
 
     panels = []
     for name, frame, path in zip(labels.names, labels.people, paths, strict=True):
-        rgba = read_cutout(path)
+        rgba = read_rgba(path)
         canvas, offset = on_canvas(rgba)
         margin = max(rgba.shape[:2]) // 4  # the canvas cropped to the cut-out and a margin
         x0, y0 = offset - margin
         shown = canvas[y0:y0 + rgba.shape[0] + 2 * margin, x0:x0 + rgba.shape[1] + 2 * margin]
-        shift = offset - [x0, y0]
-        moved = FrameLabels(frame.index, frame.joints_px + shift, frame.visibility,
-                            frame.joints_world_m, frame.box_px + np.tile(shift, 2), frame.score)
-        panel = draw_frame(shown[:, :, ::-1].copy(), moved, Path(name).stem, panel_px)
+        panel = draw_frame(shown[:, :, ::-1].copy(), moved(frame, offset - [x0, y0]),
+                           Path(name).stem, panel_px)
         height = int(2 * panel_px)  # cut-outs are taller than wide: pad (or cut) to this
         panel = np.pad(panel[:height], ((0, max(0, height - panel.shape[0])), (0, 0), (0, 0)))
         panels.append(panel)

@@ -25,8 +25,9 @@ import cv2
 import numpy as np
 
 from loco_ros.skeleton import JOINT_INDEX, JOINT_NAMES
+from loco_ros.teacher.blazepose import box_iou
 from loco_ros.teacher.labels import load_cutout_labels
-from loco_ros.training.real_images import PhotoBank, paste_cutout
+from loco_ros.training.real_images import PhotoBank, paste_cutout, read_rgba
 
 SAMPLE_WH = (768, 432)  # letterboxed to the network's input afterwards
 MAX_OVERLAP_IOU = 0.3
@@ -63,8 +64,6 @@ def load_cutout_people(labels_path: str | Path, paths: Sequence[str | Path]
     """The labelled cut-outs: ``paths`` matched to the labels file by file name; cut-outs
     labelled with nobody are left out. The alpha edge is softened over a pixel (as rendered
     people's, :func:`loco_ros.training.real_images.composite`)."""
-    from loco_ros.teacher.label_cutouts import read_cutout
-
     labels = load_cutout_labels(labels_path)
     by_name = {Path(p).name: Path(p) for p in paths}
     missing = sorted(set(labels.names) - set(by_name))
@@ -74,7 +73,7 @@ def load_cutout_people(labels_path: str | Path, paths: Sequence[str | Path]
     for name, size, frame in zip(labels.names, labels.sizes, labels.people, strict=True):
         if frame.num_people == 0:
             continue
-        rgba = read_cutout(by_name[name])
+        rgba = read_rgba(by_name[name])
         if (rgba.shape[1], rgba.shape[0]) != size:
             raise ValueError(f"{name}: {rgba.shape[1]}x{rgba.shape[0]} px, labels say {size}")
         rgba[..., 3] = cv2.blur(rgba[..., 3], (3, 3))
@@ -83,13 +82,6 @@ def load_cutout_people(labels_path: str | Path, paths: Sequence[str | Path]
     if not people:
         raise ValueError(f"{labels_path}: no labelled person")
     return people
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    lo, hi = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
-    inter = float(np.prod(np.clip(hi - lo, 0, None)))
-    union = float(np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2])) - inter
-    return inter / max(union, 1e-9)
 
 
 def place_people(rng: np.random.Generator, heights_frac: tuple[float, float],
@@ -109,7 +101,8 @@ def place_people(rng: np.random.Generator, heights_frac: tuple[float, float],
                 continue
             cx = rng.uniform(0.0, w)
             box = np.array([cx - tall * aspect / 2, feet - tall, cx + tall * aspect / 2, feet])
-            if all(_iou(box, b) <= MAX_OVERLAP_IOU for _, b in placed):
+            if not placed or box_iou(box, np.array([b for _, b in placed])).max() \
+                    <= MAX_OVERLAP_IOU:
                 placed.append((which, box))
                 break
     return sorted(placed, key=lambda item: item[1][3])  # far (feet higher up) first

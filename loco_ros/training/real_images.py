@@ -54,15 +54,26 @@ class _LazyImages:
         raise NotImplementedError
 
 
-def _read_capped(path: Path, flags: int, max_side_px: int) -> np.ndarray:
-    """cv2.imread of ``path`` shrunk to at most ``max_side_px`` on its longest side."""
+def _read_capped(path: Path, flags: int, max_side_px: int | None) -> np.ndarray:
+    """cv2.imread of ``path`` shrunk to at most ``max_side_px`` on its longest side (None:
+    as stored)."""
     image = cv2.imread(str(path), flags)
     if image is None:
         raise OSError(f"cannot read image {path}")
-    scale = max_side_px / max(image.shape[:2])
+    scale = max_side_px / max(image.shape[:2]) if max_side_px else 1.0
     if scale < 1.0:
         image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return image
+
+
+def read_rgba(path: str | Path, max_side_px: int | None = None) -> np.ndarray:
+    """A cut-out image file as (h, w, 4) uint8 RGBA (opaque where it has no alpha), shrunk
+    to at most ``max_side_px`` on its longest side (None: as stored)."""
+    image = _read_capped(Path(path), cv2.IMREAD_UNCHANGED, max_side_px)
+    if image.ndim == 2 or image.shape[2] != 4:  # no alpha: an opaque rectangle
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGRA if image.ndim == 2
+                             else cv2.COLOR_BGR2BGRA)
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
 
 
 class PhotoBank(_LazyImages):
@@ -106,11 +117,7 @@ class ObjectBank(_LazyImages):
     """Object cut-outs (RGBA uint8, longest side <= OBJECT_MAX_SIDE_PX) loaded on first use."""
 
     def _load(self, path: Path) -> np.ndarray:
-        image = _read_capped(path, cv2.IMREAD_UNCHANGED, OBJECT_MAX_SIDE_PX)
-        if image.ndim == 2 or image.shape[2] != 4:  # no alpha: an opaque rectangle
-            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGRA if image.ndim == 2
-                                 else cv2.COLOR_BGR2BGRA)
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+        return read_rgba(path, OBJECT_MAX_SIDE_PX)
 
     def paste(self, image: np.ndarray, rng: np.random.Generator,
               count: tuple[int, int] = (1, 4), height_frac: tuple[float, float] = (0.1, 0.8)
