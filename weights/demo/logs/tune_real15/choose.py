@@ -4,9 +4,9 @@ shipped model under its own (0.55 / 4), not more than one point under on vtest 4
 precision, recall and PCK, on synthetic seed 555 (F1@0.8 refined and with the ground plane)
 and on Market Street recall, and find no more people on the people-free choice set. Among
 those that pass: the higher Market Street recall, then fewer choice-set people, then the
-higher vtest PCK.
+higher vtest PCK. Given several runs (step 0o), one choice among all their candidates.
 
-    python weights/demo/logs/tune_real15/choose.py runs/real15
+    python weights/demo/logs/tune_real15/choose.py runs/real15 [runs/wise15 ...]
 """
 
 import json
@@ -53,22 +53,24 @@ def failures(f: dict, shipped: dict) -> list[str]:
     return below + (["choice_people"] if f["choice_people"] > shipped["choice_people"] else [])
 
 
-def main(run: str) -> None:
-    run = Path(run)
+def main(runs: list[str]) -> None:
     shipped = {**SHIPPED, **market(SHIPPED_MARKET)}
     print("shipped (0.55 / 4): " + ", ".join(f"{k} {v:.2f}" for k, v in shipped.items()))
     passing = []
-    for c in ("best", "final"):
-        if not (run / f"market_{c}").exists():
-            continue  # best is final: judged once
-        f = figures(run, c)
-        failed = failures(f, shipped)
-        print(f"{c} ({f.pop('decoding')}): " + ", ".join(f"{k} {v:.2f}" for k, v in f.items())
-              + (f" -> fails on {', '.join(failed)}" if failed else " -> passes"))
-        if not failed:
-            passing.append((-f["market_recall"], f["choice_people"], -f["pck"], c))
+    for run in map(Path, runs):
+        for c in ("best", "final"):
+            if not (run / f"market_{c}").exists():
+                continue  # best is final: judged once
+            f = figures(run, c)
+            failed = failures(f, shipped)
+            name = c if len(runs) == 1 else f"{run}/cand_{c}"
+            print(f"{name} ({f.pop('decoding')}): "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in f.items())
+                  + (f" -> fails on {', '.join(failed)}" if failed else " -> passes"))
+            if not failed:
+                passing.append((-f["market_recall"], f["choice_people"], -f["pck"], name))
     print(f"choice: {min(passing)[-1]}" if passing else "choice: none passes, nothing ships")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:])
