@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from loco_ros.decoding.ground_plane import ANKLES
 from loco_ros.decoding.lifting import project_to_image
-from loco_ros.evaluation.error_budget import with_oracle_depth
+from loco_ros.evaluation.error_budget import found_by_distance, found_in_image, with_oracle_depth
 from loco_ros.metrics import match_people_in_image
 from loco_ros.skeleton import NUM_JOINTS
 from loco_ros.types import People
@@ -65,6 +66,23 @@ def test_oracle_joint_depth_leaves_holes_and_unpaired_joints_at_the_person_ratio
     np.testing.assert_allclose(out.xyz_m[0, finite], gt[0, finite], rtol=1e-5)
 
 
+def test_found_people_are_counted_by_their_gt_distance() -> None:
+    gt = np.stack([_person(-2.0, 5.0), _person(2.0, 15.0), _person(0.0, 35.0)])
+    # the first at another depth (found all the same), the second nowhere near, the third exact
+    pred = np.stack([_person(-2.0, 5.0) * 2.0, _person(6.0, 15.0), _person(0.0, 35.0)])
+    pred[2, ANKLES, 1] += 0.35  # the far one's ankles 0.35 m lower: 4 px at 35 m
+    people = _people(pred)
+    people.detected[0, ANKLES[0]] = False  # a refiner-filled ankle is not counted
+    distance_m, found, ankle_rows = found_in_image(people, gt, K)
+    assert found.tolist() == [True, False, True]
+    np.testing.assert_allclose(np.sort(ankle_rows), [0.0, 4.0, 4.0], atol=1e-6)
+    np.testing.assert_allclose(distance_m, np.median(np.linalg.norm(gt, axis=-1), axis=1))
+    counts = found_by_distance(distance_m, found)
+    assert counts["gt"] == [1, 1, 0, 1] and counts["found"] == [1, 0, 0, 1]
+    nobody = found_in_image(_people(pred[:0]), gt, K)
+    assert nobody[1].tolist() == [False] * 3 and nobody[2].size == 0
+
+
 def test_error_budget_cli_on_the_demo_model(tmp_path) -> None:
     from loco_ros.evaluation import error_budget
 
@@ -72,6 +90,15 @@ def test_error_budget_cli_on_the_demo_model(tmp_path) -> None:
     result = error_budget.main(["--frames", "4", "--seed", "31337", "--out", str(out),
                                 "--no-progress"])
     assert out.exists() and set(result["jta"]) == set(error_budget.ROWS)
+    found = result["found_2d"]
+    assert result["ankle_row_error_px"]["count"] > 0
+    pairs = zip(found["found"], found["gt"], strict=True)
+    assert sum(found["gt"]) > 0 and all(0 <= f <= g for f, g in pairs)
+    low = error_budget.main(["--frames", "4", "--seed", "31337", "--threshold", "0.2",
+                             "--no-progress"])
+    assert low["threshold"] == 0.2 and low["found_2d"]["gt"] == found["gt"]
+    # more peaks pass a lower threshold, so at least as many people are found
+    assert sum(low["found_2d"]["found"]) >= sum(found["found"])
     f1 = {k: v["0.8"]["f1"] for k, v in result["jta"].items()}
     # perfect depth can only help this model's detections
     assert f1["person_oracle"] >= f1["refined"] and f1["person_oracle"] > 0.3
