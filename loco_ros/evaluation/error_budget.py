@@ -52,7 +52,7 @@ ROWS = {
     "joint_oracle": "LoCO + refiner, oracle joint depth",
     "grounded": "LoCO + refiner + ground plane",
 }
-DISTANCE_BINS_M = (0.0, 10.0, 20.0, 30.0, np.inf)
+DISTANCE_BINS_FROM_M = (0.0, 10.0, 20.0, 30.0)  # where each bin starts; the last is open
 MATCH_MAX_PX = 16.0
 
 
@@ -95,10 +95,10 @@ def found_in_image(people: People, gt_xyz_m: np.ndarray, K: np.ndarray,
 
 
 def found_by_distance(distance_m: np.ndarray, found: np.ndarray) -> dict:
-    """GT people and those found per :data:`DISTANCE_BINS_M` bin."""
-    index = np.digitize(distance_m, DISTANCE_BINS_M[1:-1])
-    bins = len(DISTANCE_BINS_M) - 1
-    return {"bins_m": [float(b) for b in DISTANCE_BINS_M],
+    """GT people and those found per distance bin (``from_m``: :data:`DISTANCE_BINS_FROM_M`)."""
+    index = np.digitize(distance_m, DISTANCE_BINS_FROM_M[1:])
+    bins = len(DISTANCE_BINS_FROM_M)
+    return {"from_m": list(DISTANCE_BINS_FROM_M),
             "gt": np.bincount(index, minlength=bins).tolist(),
             "found": np.bincount(index[found], minlength=bins).tolist()}
 
@@ -159,10 +159,10 @@ def markdown(result: dict) -> str:
                     + [100 * r["0.8"]["pr"], 100 * r["0.8"]["re"]])
     header = ["people", "F1@0.4m", "F1@0.8m", "F1@1.2m", "PR@0.8m", "RE@0.8m"]
     found, ankles = result["found_2d"], result["ankle_row_error_px"]
-    edges = found["bins_m"]
-    spans = zip(edges[:-1], edges[1:], strict=True)
+    starts = found["from_m"]
+    spans = zip(starts, starts[1:] + [None], strict=True)
     found_header = ["GT people found in the image"] + [
-        f"{a:g}-{b:g} m" if np.isfinite(b) else f">= {a:g} m" for a, b in spans] + ["all"]
+        f"{a:g}-{b:g} m" if b is not None else f">= {a:g} m" for a, b in spans] + ["all"]
     counts = zip(found["found"] + [sum(found["found"])], found["gt"] + [sum(found["gt"])],
                  strict=True)
     found_row = ["found / GT"] + [f"{f} / {g}" for f, g in counts]
