@@ -7,8 +7,13 @@ import pytest
 
 from loco_ros.decoding.ground_plane import ANKLES
 from loco_ros.decoding.lifting import project_to_image
-from loco_ros.evaluation.error_budget import found_by_distance, found_in_image, with_oracle_depth
-from loco_ros.metrics import match_people_in_image
+from loco_ros.evaluation.error_budget import (
+    DISTANCE_EDGES_M,
+    found_in_image,
+    image_pairs,
+    with_oracle_depth,
+)
+from loco_ros.metrics import BinnedRecall, match_people_in_image, person_distance_m
 from loco_ros.skeleton import NUM_JOINTS
 from loco_ros.types import People
 
@@ -44,13 +49,15 @@ def test_oracle_person_depth_keeps_pixels_and_the_shape() -> None:
     pred[0, 5] *= 1.1  # one joint 10 % deeper than the rest of its person
     far = _person(-6.0, 8.0)[None]  # no GT partner
     people = _people(np.concatenate([pred, far]))
-    out = with_oracle_depth(people, gt, K)
+    pairs = image_pairs(people, gt, K)
+    assert pairs.tolist() == [[0, 0]]
+    out = with_oracle_depth(people, gt, pairs)
     expected = pred[0] / 1.3  # the median ratio
     np.testing.assert_allclose(out.xyz_m[0], expected, rtol=1e-5)
     np.testing.assert_allclose(out.xyz_m[1], far[0], rtol=1e-6)
     np.testing.assert_allclose(project_to_image(out.xyz_m.astype(np.float64), K),
                                people.uv_px, atol=1e-3)
-    joint = with_oracle_depth(people, gt, K, per_joint=True)
+    joint = with_oracle_depth(people, gt, pairs, per_joint=True)
     np.testing.assert_allclose(joint.xyz_m[0], gt[0], rtol=1e-5)
 
 
@@ -59,7 +66,8 @@ def test_oracle_joint_depth_leaves_holes_and_unpaired_joints_at_the_person_ratio
     gt[0, 3] = np.nan  # not in the GT
     pred = _person(0.5, 6.0)[None] * 2.0
     pred[0, 7] = np.nan  # a hole
-    out = with_oracle_depth(_people(pred), gt, K, per_joint=True)
+    out = with_oracle_depth(_people(pred), gt, image_pairs(_people(pred), gt, K),
+                            per_joint=True)
     assert np.isnan(out.xyz_m[0, 7]).all()
     np.testing.assert_allclose(out.xyz_m[0, 3], pred[0, 3] / 2.0, rtol=1e-5)
     finite = np.isfinite(gt[0]).all(-1) & np.isfinite(pred[0]).all(-1)
@@ -73,14 +81,16 @@ def test_found_people_are_counted_by_their_gt_distance() -> None:
     pred[2, ANKLES, 1] += 0.35  # the far one's ankles 0.35 m lower: 4 px at 35 m
     people = _people(pred)
     people.detected[0, ANKLES[0]] = False  # a refiner-filled ankle is not counted
-    distance_m, found, ankle_rows = found_in_image(people, gt, K)
+    found, ankle_rows = found_in_image(people, gt, K, image_pairs(people, gt, K))
     assert found.tolist() == [True, False, True]
     np.testing.assert_allclose(np.sort(ankle_rows), [0.0, 4.0, 4.0], atol=1e-6)
-    np.testing.assert_allclose(distance_m, np.median(np.linalg.norm(gt, axis=-1), axis=1))
-    counts = found_by_distance(distance_m, found)
-    assert counts["gt"] == [1, 1, 0, 1] and counts["found"] == [1, 0, 0, 1]
-    nobody = found_in_image(_people(pred[:0]), gt, K)
-    assert nobody[1].tolist() == [False] * 3 and nobody[2].size == 0
+    by_distance = BinnedRecall("distance_m", DISTANCE_EDGES_M)
+    by_distance.add(person_distance_m(gt), found)  # hip midpoints ~5, ~15, ~35 m
+    assert [(b["reference"], b["found"]) for b in by_distance.rows()] == [
+        (1, 1), (1, 0), (0, 0), (1, 1), (0, 0)]
+    nobody = _people(pred[:0])
+    found, ankle_rows = found_in_image(nobody, gt, K, image_pairs(nobody, gt, K))
+    assert found.tolist() == [False] * 3 and ankle_rows.size == 0
 
 
 def test_error_budget_cli_on_the_demo_model(tmp_path) -> None:
@@ -91,14 +101,16 @@ def test_error_budget_cli_on_the_demo_model(tmp_path) -> None:
                                 "--no-progress"])
     assert out.exists() and set(result["jta"]) == set(error_budget.ROWS)
     found = result["found_2d"]
+    assert [b["distance_m"][0] for b in found] == list(DISTANCE_EDGES_M[:-1])
     assert result["ankle_row_error_px"]["count"] > 0
-    pairs = zip(found["found"], found["gt"], strict=True)
-    assert sum(found["gt"]) > 0 and all(0 <= f <= g for f, g in pairs)
+    assert sum(b["reference"] for b in found) > 0
+    assert all(0 <= b["found"] <= b["reference"] for b in found)
     low = error_budget.main(["--frames", "4", "--seed", "31337", "--threshold", "0.2",
                              "--no-progress"])
-    assert low["threshold"] == 0.2 and low["found_2d"]["gt"] == found["gt"]
+    assert low["threshold"] == 0.2
+    assert [b["reference"] for b in low["found_2d"]] == [b["reference"] for b in found]
     # more peaks pass a lower threshold, so at least as many people are found
-    assert sum(low["found_2d"]["found"]) >= sum(found["found"])
+    assert sum(b["found"] for b in low["found_2d"]) >= sum(b["found"] for b in found)
     f1 = {k: v["0.8"]["f1"] for k, v in result["jta"].items()}
     # perfect depth can only help this model's detections
     assert f1["person_oracle"] >= f1["refined"] and f1["person_oracle"] > 0.3

@@ -16,7 +16,7 @@ from loco_ros.config import ModelConfig, load_yaml
 from loco_ros.data import real_material
 from loco_ros.decoding.lifting import project_to_image
 from loco_ros.metrics import (
-    RecallBySize,
+    BinnedRecall,
     countable,
     frame_counts,
     match_people,
@@ -123,13 +123,16 @@ def test_recall_by_height_bins_the_found_people_by_their_image_height() -> None:
     counted = countable(ref_uv, min_height_px=30)
     match = match_people(ref_uv, np.stack([ref[1] + 2.0, ref[2] - 1.0]), counted)
     assert match.found.tolist() == [False, True, True]
-    by_size = RecallBySize((0.05, 0.2, 0.5, float("inf")))
+    by_size = BinnedRecall("height_frac", (0.05, 0.2, 0.5, float("inf")))
     image_h = 480
     by_size.add(match.height_px[counted] / image_h, match.found[counted])  # 0.33 0.31 0.08
     by_size.add(np.array([0.6, 0.01]), np.array([False, True]))  # 0.01: under every bin
     rows = by_size.rows()
     assert [(r["reference"], r["found"]) for r in rows] == [(1, 1), (2, 1), (1, 0)]
     assert rows[1]["recall"] == 0.5 and rows[2]["height_frac"] == [0.5, None]
+    assert BinnedRecall("distance_m", (0.0, 10.0)).rows()[0]["recall"] is None  # empty bin
+    with pytest.raises(ValueError, match="ascend"):
+        BinnedRecall("height_frac", (0.2, 0.1))
 
 
 def test_invisible_reference_joints_do_not_count() -> None:

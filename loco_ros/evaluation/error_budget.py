@@ -12,10 +12,10 @@ after an oracle gives them their depth while every pixel stays where the model p
 The oracle rows are the F1 that perfect depth would give this model's 2D detections; the gap
 to 100 % is what its 2D peaks and association lose, which no depth prior (stature, ground
 plane) can win back. ``found_2d`` counts the GT people that some predicted person matches in
-the image (the oracle's matching), by the GT person's distance: the people the model finds
-at all; ``ankle_row_error_px`` is how far the found people's detected ankles are from their
-GT rows (what the ground plane turns into distance). ``--threshold`` scores another peak
-threshold than the model's.
+the image (the oracle's matching), by the GT person's distance (``person_distance_m``, the
+bins of 3DPCK): the people the model finds at all; ``ankle_row_error_px`` is how far the
+found people's detected ankles are from their GT rows (what the ground plane turns into
+distance). ``--threshold`` scores another peak threshold than the model's.
 
     python -m loco_ros.evaluation.error_budget --model weights/demo --frames 400 --seed 777 \
         --out weights/demo/logs/error_budget.json
@@ -38,9 +38,13 @@ from loco_ros.evaluation.evaluate import _finite_or_empty, synthetic_frames
 from loco_ros.evaluation.pipeline import evaluation_pipeline, people_in_image, run_frame
 from loco_ros.metrics import (
     JTA_THRESHOLDS_M,
+    PCK_DISTANCE_EDGES_M,
+    BinnedRecall,
+    bin_label,
     format_markdown_table,
     jta_metric,
     match_people_in_image,
+    person_distance_m,
 )
 from loco_ros.runtime.estimator import load_model
 from loco_ros.training.common import write_json
@@ -52,21 +56,29 @@ ROWS = {
     "joint_oracle": "LoCO + refiner, oracle joint depth",
     "grounded": "LoCO + refiner + ground plane",
 }
-DISTANCE_BINS_FROM_M = (0.0, 10.0, 20.0, 30.0)  # where each bin starts; the last is open
+DISTANCE_EDGES_M = (0.0, *PCK_DISTANCE_EDGES_M, float("inf"))  # of person_distance_m
 MATCH_MAX_PX = 16.0
 
 
-def with_oracle_depth(people: People, gt_xyz_m: np.ndarray, K: np.ndarray,
-                      per_joint: bool = False, max_pixels: float = MATCH_MAX_PX) -> People:
+def image_pairs(people: People, gt_xyz_m: np.ndarray, K: np.ndarray,
+                max_pixels: float = MATCH_MAX_PX) -> np.ndarray:
+    """(M, 2) [gt, predicted] index pairs: GT people (G, J, 3) metres, NaN where absent,
+    matched one-to-one to ``people`` in the image of intrinsics K (3, 3) by the mean pixel
+    distance of their common joints."""
+    return match_people_in_image(project_to_image(gt_xyz_m, K),
+                                 project_to_image(people.xyz_m.astype(np.float64), K),
+                                 max_pixels)
+
+
+def with_oracle_depth(people: People, gt_xyz_m: np.ndarray, pairs: np.ndarray,
+                      per_joint: bool = False) -> People:
     """``people`` with the GT distance of their matched GT person (see the module docstring).
 
-    gt_xyz_m: (G, J, 3) metres, NaN where absent; K: (3, 3) intrinsics of the image the
-    people's ``uv_px`` refer to. Unmatched people and joints without a GT partner keep their
-    distance (``per_joint``) or take their person's ratio. Pixels never move.
+    gt_xyz_m: (G, J, 3) metres, NaN where absent; pairs: (M, 2) from :func:`image_pairs`.
+    Unmatched people and joints without a GT partner keep their distance (``per_joint``) or
+    take their person's ratio. Pixels never move.
     """
     xyz = people.xyz_m.astype(np.float64).copy()
-    pairs = match_people_in_image(project_to_image(gt_xyz_m, K), project_to_image(xyz, K),
-                                  max_pixels)
     for g, p in pairs:
         ratio = np.linalg.norm(gt_xyz_m[g], axis=-1) / np.linalg.norm(xyz[p], axis=-1)
         common = np.isfinite(ratio)
@@ -76,31 +88,18 @@ def with_oracle_depth(people: People, gt_xyz_m: np.ndarray, K: np.ndarray,
     return replace(people, xyz_m=xyz.astype(people.xyz_m.dtype))
 
 
-def found_in_image(people: People, gt_xyz_m: np.ndarray, K: np.ndarray,
-                   max_pixels: float = MATCH_MAX_PX
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per GT person (G,): its median joint distance (m) and whether a predicted person
-    matches it in the image (the matching of :func:`with_oracle_depth`); and (A,) the
-    absolute image-row errors (px) of the matched people's detected ankles, the pixels the
-    ground plane takes a person's distance from."""
-    distance_m = np.array([np.nanmedian(np.linalg.norm(g, axis=-1)) for g in gt_xyz_m])
-    gt_uv = project_to_image(gt_xyz_m, K)
-    pred_uv = project_to_image(people.xyz_m.astype(np.float64), K)
-    pairs = match_people_in_image(gt_uv, pred_uv, max_pixels)
+def found_in_image(people: People, gt_xyz_m: np.ndarray, K: np.ndarray, pairs: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(G,) whether each GT person is matched (``pairs`` from :func:`image_pairs`), and (A,)
+    the absolute image-row errors (px) of the matched people's detected ankles, the pixels
+    the ground plane takes a person's distance from."""
     found = np.zeros(len(gt_xyz_m), bool)
     found[pairs[:, 0]] = True
-    rows = np.abs(pred_uv[pairs[:, 1]][:, ANKLES, 1] - gt_uv[pairs[:, 0]][:, ANKLES, 1])
+    gt_uv = project_to_image(gt_xyz_m, K)[pairs[:, 0]]
+    pred_uv = project_to_image(people.xyz_m.astype(np.float64), K)[pairs[:, 1]]
+    rows = np.abs(pred_uv[:, ANKLES, 1] - gt_uv[:, ANKLES, 1])
     rows = rows[people.detected[pairs[:, 1]][:, ANKLES] & np.isfinite(rows)]
-    return distance_m, found, rows
-
-
-def found_by_distance(distance_m: np.ndarray, found: np.ndarray) -> dict:
-    """GT people and those found per distance bin (``from_m``: :data:`DISTANCE_BINS_FROM_M`)."""
-    index = np.digitize(distance_m, DISTANCE_BINS_FROM_M[1:])
-    bins = len(DISTANCE_BINS_FROM_M)
-    return {"from_m": list(DISTANCE_BINS_FROM_M),
-            "gt": np.bincount(index, minlength=bins).tolist(),
-            "found": np.bincount(index[found], minlength=bins).tolist()}
+    return found, rows
 
 
 def spread(errors: np.ndarray) -> dict:
@@ -113,35 +112,35 @@ def spread(errors: np.ndarray) -> dict:
 
 def error_budget(model_dir: str | Path, frames: int, seed: int, threads: int = 2,
                  progress: bool = True, threshold: float | None = None) -> dict:
-    """JTA metric of :data:`ROWS` and :func:`found_by_distance` over ``frames`` held-out
-    synthetic frames of ``seed`` (``threshold``: a peak threshold instead of the model's)."""
+    """JTA metric of :data:`ROWS`, GT people found in the image by distance and the found
+    ankles' row errors over ``frames`` held-out synthetic frames of ``seed`` (``threshold``:
+    a peak threshold instead of the model's)."""
     torch.set_num_threads(threads)
     config, network, refiner = load_model(Path(model_dir))
     if threshold is not None:
         config = replace(config, decode=replace(config.decode, threshold=threshold))
     scored = {k: [] for k in ROWS}
-    distances, found, ankle_rows = [], [], []
+    found_2d, ankle_rows = BinnedRecall("distance_m", DISTANCE_EDGES_M), []
     frame_pipeline = evaluation_pipeline(network, config, refiner)
     for image, K, gt, ground in tqdm(synthetic_frames(config, frames, seed), total=frames,
                                      disable=not progress, desc="error budget"):
         gt = _finite_or_empty(gt)
         out = run_frame(frame_pipeline, image, K, ground)
+        pairs = image_pairs(out.refined, gt, K)
         variants = {
             "refined": out.refined,
-            "person_oracle": with_oracle_depth(out.refined, gt, K),
-            "joint_oracle": with_oracle_depth(out.refined, gt, K, per_joint=True),
+            "person_oracle": with_oracle_depth(out.refined, gt, pairs),
+            "joint_oracle": with_oracle_depth(out.refined, gt, pairs, per_joint=True),
             "grounded": out.grounded,
         }
         wh = (image.shape[1], image.shape[0])
         for key, people in variants.items():
             scored[key].append((gt, people_in_image(people, wh, K), out.solitary))
-        frame_distance, frame_found, frame_rows = found_in_image(out.refined, gt, K)
-        distances.append(frame_distance)
-        found.append(frame_found)
-        ankle_rows.append(frame_rows)
+        found, rows = found_in_image(out.refined, gt, K, pairs)
+        found_2d.add(person_distance_m(gt), found)
+        ankle_rows.append(rows)
     result = {"model_dir": str(model_dir), "frames": frames, "seed": seed,
-              "threshold": config.decode.threshold,
-              "found_2d": found_by_distance(np.concatenate(distances), np.concatenate(found)),
+              "threshold": config.decode.threshold, "found_2d": found_2d.rows(),
               "ankle_row_error_px": spread(np.concatenate(ankle_rows)),
               "jta": {}}
     for key, frames_list in scored.items():
@@ -159,12 +158,10 @@ def markdown(result: dict) -> str:
                     + [100 * r["0.8"]["pr"], 100 * r["0.8"]["re"]])
     header = ["people", "F1@0.4m", "F1@0.8m", "F1@1.2m", "PR@0.8m", "RE@0.8m"]
     found, ankles = result["found_2d"], result["ankle_row_error_px"]
-    starts = found["from_m"]
-    spans = zip(starts, starts[1:] + [None], strict=True)
-    found_header = ["GT people found in the image"] + [
-        f"{a:g}-{b:g} m" if b is not None else f">= {a:g} m" for a, b in spans] + ["all"]
-    counts = zip(found["found"] + [sum(found["found"])], found["gt"] + [sum(found["gt"])],
-                 strict=True)
+    found_header = (["GT people found in the image, by distance (m)"]
+                    + [bin_label(b["distance_m"]) for b in found] + ["all"])
+    counts = [(b["found"], b["reference"]) for b in found]
+    counts.append((sum(f for f, _ in counts), sum(g for _, g in counts)))
     found_row = ["found / GT"] + [f"{f} / {g}" for f, g in counts]
     return (f"Model `{result['model_dir']}`, {result['frames']} frames of seed "
             f"{result['seed']}, threshold {result['threshold']:g}\n\n"

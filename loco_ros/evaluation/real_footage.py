@@ -42,8 +42,10 @@ from tqdm import tqdm
 from loco_ros.data.video import nominal_K, video_frames
 from loco_ros.evaluation import add_model_argument, model_dir
 from loco_ros.metrics import (
+    SIZE_EDGES_FRAC,
+    BinnedRecall,
     Pose2dCounts,
-    RecallBySize,
+    bin_label,
     countable,
     match_people,
     visible_joints,
@@ -178,7 +180,7 @@ def evaluate_video(model: Model, video: str | Path, labels_path: str | Path,
     predictions coloured)."""
     frames, min_height_px, scored = scored_frames(model, video, labels_path, frames, focal_px,
                                                   min_height_frac, progress)
-    total, by_size = Pose2dCounts(), RecallBySize()
+    total, by_size = Pose2dCounts(), BinnedRecall("height_frac", SIZE_EDGES_FRAC)
     show = set(np.linspace(0, len(frames) - 1, overlay_frames).round().astype(int).tolist()
                if frames else [])
     pictures = []
@@ -266,8 +268,7 @@ def size_markdown(videos: dict) -> str:
     """Person recall by the reference people's height (fraction of the image height)."""
     bins = next(iter(videos.values()))["recall_by_height"]
     header = ["person recall by height / image height"] + [
-        f"{b['height_frac'][0]:g}-{b['height_frac'][1]:g}" if b["height_frac"][1] is not None
-        else f">= {b['height_frac'][0]:g}" for b in bins]
+        bin_label(b["height_frac"]) for b in bins]
     rows = [[_video_label(r)] + [f"{100 * b['recall']:.0f} % of {b['reference']}"
                                  if b["reference"] else "-" for b in r["recall_by_height"]]
             for r in videos.values()]

@@ -12,13 +12,16 @@ J = 14 joints; 3D points in metres (camera optical frame), absent joints NaN.
   breakdown.
 - :mod:`.pose2d`: :func:`frame_counts` / :class:`Pose2dCounts`, person precision / recall
   and PCK@0.2 of the height in pixels, against a reference on real footage;
-  :func:`match_people` and :class:`RecallBySize`, recall by the people's image height.
+  :func:`match_people`, which reference people a prediction finds.
+- :mod:`.binned_recall`: :class:`BinnedRecall`, recall by a quantity of the reference people
+  (image height on real footage, distance on renders).
 - :mod:`.peak_f1`: :func:`peak_f1`, the VHA's F1 of peaks at 0/1/2 voxels (paper Table 2).
 - :mod:`.tables`: :func:`format_markdown_table` and ``*_table`` helpers print the results.
 
 Every public name is re-exported here: ``from loco_ros.metrics import jta_metric`` works.
 """
 
+from loco_ros.metrics.binned_recall import BinnedRecall, bin_label
 from loco_ros.metrics.jta import (
     JTA_THRESHOLDS_M,
     JtaCounts,
@@ -38,9 +41,9 @@ from loco_ros.metrics.pck import (
 )
 from loco_ros.metrics.peak_f1 import PeakCounts, peak_f1
 from loco_ros.metrics.pose2d import (
+    SIZE_EDGES_FRAC,
     PersonMatch,
     Pose2dCounts,
-    RecallBySize,
     countable,
     frame_counts,
     match_people,
@@ -54,6 +57,9 @@ from loco_ros.metrics.tables import (
 )
 
 __all__ = [
+    "SIZE_EDGES_FRAC",
+    "BinnedRecall",
+    "bin_label",
     "JOINT_GROUPS",
     "JTA_THRESHOLDS_M",
     "PCK_DISTANCE_EDGES_M",
@@ -62,7 +68,6 @@ __all__ = [
     "PeakCounts",
     "PersonMatch",
     "Pose2dCounts",
-    "RecallBySize",
     "countable",
     "format_markdown_table",
     "frame_counts",

@@ -129,32 +129,5 @@ def frame_counts(ref_visible_uv_px: np.ndarray, pred_uv_px: np.ndarray, countabl
     return match_people(ref, pred, countable_ref, max_mean_error).counts(ref, pred, alpha)
 
 
-# Reference heights as fractions of the image height: the edges of recall_by_size's bins.
+# Reference heights as fractions of the image height: the bins of real-footage recall.
 SIZE_EDGES_FRAC = (0.1, 0.15, 0.2, 0.3, 0.45, float("inf"))
-
-
-@dataclass
-class RecallBySize:
-    """Countable reference people and those found, by height (fraction of the image's)."""
-
-    edges_frac: tuple[float, ...] = SIZE_EDGES_FRAC
-
-    def __post_init__(self) -> None:
-        self.reference = np.zeros(len(self.edges_frac) - 1, np.int64)
-        self.found = np.zeros(len(self.edges_frac) - 1, np.int64)
-
-    def add(self, height_frac: np.ndarray, found: np.ndarray) -> None:
-        """``height_frac`` (C,) and ``found`` (C,) bool of one image's countable people."""
-        bins = np.digitize(np.asarray(height_frac, np.float64), self.edges_frac) - 1
-        inside = (bins >= 0) & (bins < len(self.reference))
-        np.add.at(self.reference, bins[inside], 1)
-        np.add.at(self.found, bins[inside], np.asarray(found, bool)[inside].astype(np.int64))
-
-    def rows(self) -> list[dict]:
-        """One dict per bin: height_frac [lo, hi) (hi None: no upper edge), reference,
-        found, recall (NaN if empty)."""
-        return [{"height_frac": [lo, None if np.isinf(hi) else hi], "reference": int(n),
-                 "found": int(k),
-                 "recall": k / n if n else float("nan")}
-                for lo, hi, n, k in zip(self.edges_frac[:-1], self.edges_frac[1:],
-                                        self.reference, self.found, strict=True)]
